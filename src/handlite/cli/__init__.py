@@ -1,0 +1,1 @@
+"""The `handlite` command line: thin click commands over the library."""

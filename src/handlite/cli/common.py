@@ -1,0 +1,105 @@
+"""What every command shares: consoles, `--json` output, progress, option parsers.
+
+Conventions (every command follows them):
+- `--json` prints one JSON document on stdout and nothing else there; human output, progress
+  and warnings go to stderr in that mode.
+- Errors are `HandliteError`s; `main` turns them into one line and an exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+
+from handlite.errors import UsageError
+
+#: Human output (tables). Goes to stdout unless the command runs with --json.
+out = Console(highlight=False)
+#: Progress, warnings, errors: always stderr, so stdout stays machine-readable.
+err = Console(stderr=True, highlight=False)
+
+
+def json_option(f: Callable) -> Callable:
+    """Add `--json` to a command (machine-readable output on stdout)."""
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print machine-readable JSON on stdout (nothing else there).")(f)
+
+
+def _jsonable(obj: Any) -> Any:
+    # numpy scalars/arrays and paths appear in results; NaN/Inf become null so the output
+    # stays valid JSON for strict parsers.
+    try:
+        import numpy as np
+        if isinstance(obj, np.ndarray):
+            return [_jsonable(v) for v in obj.tolist()]
+        if isinstance(obj, np.generic):
+            obj = obj.item()
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if hasattr(obj, "__fspath__"):
+        return str(obj)
+    return obj
+
+
+def to_json(obj: Any) -> str:
+    return json.dumps(_jsonable(obj), indent=2, allow_nan=False)
+
+
+def emit_json(obj: Any) -> None:
+    """Write one JSON document to stdout."""
+    click.echo(to_json(obj))
+
+
+def human(as_json: bool) -> Console:
+    """The console for human-readable output: stderr when stdout is reserved for JSON."""
+    return err if as_json else out
+
+
+def progress(transient: bool = False) -> Progress:
+    """A rich progress display on stderr with the project's columns."""
+    return Progress(SpinnerColumn(), TextColumn("[progress.description]{task.description}"),
+                    BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=err, transient=transient)
+
+
+def parse_int_list(value: str | tuple[str, ...] | None, what: str) -> list[int]:
+    """'1,2,4' (or repeated options) -> [1, 2, 4] with a clear error on junk."""
+    if value is None:
+        return []
+    parts = value if isinstance(value, (list, tuple)) else [value]
+    result: list[int] = []
+    for part in parts:
+        for item in str(part).split(","):
+            item = item.strip()
+            if not item:
+                continue
+            try:
+                number = int(item)
+            except ValueError:
+                raise UsageError(f"{what}: {item!r} is not a whole number") from None
+            if number <= 0:
+                raise UsageError(f"{what}: {number} must be positive")
+            result.append(number)
+    return result
+
+
+def parse_str_list(value: str | tuple[str, ...] | None) -> list[str]:
+    """'a,b' or repeated options -> ['a', 'b']."""
+    if value is None:
+        return []
+    parts = value if isinstance(value, (list, tuple)) else [value]
+    return [item.strip() for part in parts for item in str(part).split(",") if item.strip()]

@@ -1,0 +1,266 @@
+"""HeatmapCodec: Gaussian heatmap targets (encode) and keypoint decoding (decode).
+
+Shapes: K keypoints (21), H x W heatmap (input_size / stride), maps (H, W, K+1) with the
+background map last; batches (N, H, W, K+1). Keypoints are (x, y) in input pixels.
+
+Coordinate convention (pixel centres, everywhere in handlite, the Java app included): heatmap
+cell (u, v) covers input pixels whose centre is at ((u + 0.5) * stride - 0.5, (v + 0.5) *
+stride - 0.5). So the heatmap position of an input point x is u = (x + 0.5) / stride - 0.5.
+
+Decoding (paper sec. 3.3, extended):
+1. drop the background map; spatial softmax of `beta * h` per keypoint map;
+2. argmax; the score is the maximum probability;
+3. low-confidence fallback: for a keypoint whose score is below `min_confidence`, take the
+   `fallback_peaks` strongest local maxima of its probability map (3x3 neighbourhood) and pick
+   the one *nearest* to the confidently found keypoints. "Nearest" is defined as the smallest
+   Euclidean distance (heatmap pixels) to any confident keypoint that shares a bone with it
+   (its skeleton neighbours); if none of its neighbours is confident, the distance to the
+   closest confident keypoint of the whole hand; if no keypoint is confident, the argmax stays.
+   The score becomes the probability at the chosen peak.
+4. sub-pixel refinement on the raw map around the chosen cell: "dark" fits a quadratic to
+   log(h) on the 3x3 window (DARK, Zhang et al. 2020: exact for a Gaussian peak) with the
+   window clamped inside the map so border peaks refine too; it falls back to "quarter" (a
+   quarter cell towards the higher neighbour) where the fit is not a maximum, needs a
+   non-positive value, or moves more than one cell.
+
+This is the one decoder of the project: training metrics, the host runtime, parity and the
+Android app (`HeatmapDecoder.java`, pinned by golden vectors) all follow it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from handlite.config import DEFAULTS
+from handlite.errors import UsageError
+from handlite.keypoints import NUM_KEYPOINTS, adjacency
+
+REFINE_METHODS = ("dark", "quarter", "none")
+_EPS = 1e-10
+_ADJ = adjacency()
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """Everything decode depends on besides the maps; stored in exported model metadata."""
+
+    softmax_beta: float = DEFAULTS.codec.softmax_beta
+    min_confidence: float = DEFAULTS.codec.min_confidence
+    fallback_peaks: int = DEFAULTS.codec.fallback_peaks
+    refine: str = DEFAULTS.codec.refine
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class HeatmapCodec:
+    """Encode keypoints to (H, W, K+1) Gaussian targets and decode maps back to keypoints."""
+
+    def __init__(self, input_size: int = DEFAULTS.model.input_size,
+                 stride: int = DEFAULTS.codec.stride, sigma: float = DEFAULTS.codec.sigma,
+                 num_keypoints: int = NUM_KEYPOINTS, settings: DecodeSettings | None = None,
+                 **decode_overrides):
+        if input_size <= 0 or stride <= 0 or input_size % stride:
+            raise UsageError(f"input size {input_size} must be a positive multiple of the "
+                             f"stride {stride}")
+        if sigma <= 0:
+            raise UsageError(f"sigma must be positive, got {sigma}")
+        settings = settings or DecodeSettings()
+        if decode_overrides:
+            settings = DecodeSettings(**{**settings.to_dict(), **decode_overrides})
+        if settings.refine not in REFINE_METHODS:
+            raise UsageError(f"unknown refinement {settings.refine!r}; choose from "
+                             f"{', '.join(REFINE_METHODS)}")
+        if num_keypoints != NUM_KEYPOINTS and settings.min_confidence > 0:
+            # the fallback's notion of "nearest" uses the 21-keypoint skeleton
+            raise UsageError("the low-confidence fallback needs the 21-keypoint schema")
+        self.input_size = int(input_size)
+        self.stride = int(stride)
+        self.sigma = float(sigma)
+        self.num_keypoints = int(num_keypoints)
+        self.settings = settings
+        self.heatmap_size = self.input_size // self.stride
+        grid = np.arange(self.heatmap_size, dtype=np.float32)
+        self._grid = grid
+
+    # ------------------------------------------------------------------ coordinates
+    def to_heatmap(self, points: np.ndarray) -> np.ndarray:
+        """Input pixels -> heatmap cells (pixel-centre convention)."""
+        return (np.asarray(points, dtype=np.float64) + 0.5) / self.stride - 0.5
+
+    def to_input(self, cells: np.ndarray) -> np.ndarray:
+        """Heatmap cells -> input pixels (pixel-centre convention)."""
+        return (np.asarray(cells, dtype=np.float64) + 0.5) * self.stride - 0.5
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.heatmap_size, self.heatmap_size, self.num_keypoints + 1)
+
+    # ------------------------------------------------------------------ encode
+    def encode(self, keypoints: np.ndarray, visible: np.ndarray | None = None) -> np.ndarray:
+        """Targets for one hand: (K, 2) input pixels [+ (K,) visibility] -> (H, W, K+1).
+
+        Channel k < K is exp(-|p - k|^2 / (2 sigma^2)) on the heatmap grid (paper eq. 1);
+        channel K is the background 1 - max_k H_k (eq. 2). An invisible keypoint (visible 0,
+        or non-finite coordinates) contributes an all-zero map and nothing to the background,
+        so the network is taught "not here" rather than a guessed place.
+        """
+        keypoints = np.asarray(keypoints, dtype=np.float64)
+        if keypoints.shape != (self.num_keypoints, 2):
+            raise UsageError(f"encode expects ({self.num_keypoints}, 2) keypoints, got "
+                             f"{keypoints.shape}")
+        vis = np.ones(self.num_keypoints, bool) if visible is None else (
+            np.asarray(visible).reshape(-1) > 0)
+        if vis.shape != (self.num_keypoints,):
+            raise UsageError(f"visible must have {self.num_keypoints} entries, got {vis.shape}")
+        vis = vis & np.isfinite(keypoints).all(axis=1)
+        cells = self.to_heatmap(np.where(vis[:, None], keypoints, 0.0))
+        g = self._grid.astype(np.float64)
+        # separable Gaussian: exp(-(dx^2 + dy^2)/2s^2) = exp(-dx^2/2s^2) * exp(-dy^2/2s^2)
+        gx = np.exp(-((g[None, :] - cells[:, 0:1]) ** 2) / (2 * self.sigma ** 2))  # (K, W)
+        gy = np.exp(-((g[None, :] - cells[:, 1:2]) ** 2) / (2 * self.sigma ** 2))  # (K, H)
+        maps = (gy[:, :, None] * gx[:, None, :]) * vis[:, None, None]  # (K, H, W)
+        out = np.empty(self.shape, dtype=np.float32)
+        out[..., :self.num_keypoints] = maps.transpose(1, 2, 0)
+        out[..., self.num_keypoints] = 1.0 - maps.max(axis=0)
+        return out
+
+    def encode_batch(self, keypoints: np.ndarray, visible: np.ndarray | None = None) -> np.ndarray:
+        """(N, K, 2) [+ (N, K)] -> (N, H, W, K+1)."""
+        keypoints = np.asarray(keypoints)
+        vis = [None] * len(keypoints) if visible is None else visible
+        return np.stack([self.encode(k, v) for k, v in zip(keypoints, vis)])
+
+    # ------------------------------------------------------------------ decode
+    def decode(self, heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(H, W, K+1) -> ((K, 2) input px, (K,) scores); (N, H, W, K+1) -> (N, K, 2), (N, K).
+
+        Maps with exactly K channels (no background) are accepted too.
+        """
+        maps = np.asarray(heatmaps)
+        single = maps.ndim == 3
+        if single:
+            maps = maps[None]
+        if maps.ndim != 4:
+            raise UsageError(f"decode expects (H, W, C) or (N, H, W, C) maps, got {maps.shape}")
+        n, h, w, c = maps.shape
+        k = self.num_keypoints
+        if c not in (k, k + 1):
+            raise UsageError(f"decode expects {k} or {k + 1} channels, got {c}")
+        if h < 1 or w < 1:
+            raise UsageError(f"empty heatmap {maps.shape}")
+        # (N, K, H*W): one row per keypoint map
+        flat = np.ascontiguousarray(
+            np.moveaxis(maps[..., :k], -1, 1), dtype=np.float32).reshape(n, k, h * w)
+        flat = np.nan_to_num(flat, nan=-np.inf, posinf=np.finfo(np.float32).max)
+
+        idx = flat.argmax(axis=-1)  # (N, K)
+        peak = np.take_along_axis(flat, idx[..., None], axis=-1)  # (N, K, 1)
+        beta = np.float32(self.settings.softmax_beta)
+        expo = np.exp(beta * (flat - peak))  # (N, K, HW), max element = 1
+        total = expo.sum(axis=-1)  # (N, K)
+        scores = (1.0 / total).astype(np.float32)
+        iy, ix = np.divmod(idx, w)
+
+        if self.settings.min_confidence > 0:
+            low = scores < self.settings.min_confidence
+            if low.any():
+                iy, ix, scores = self._fallback(expo, total, iy, ix, scores, low, h, w)
+
+        fy, fx = self._refine(flat.reshape(n, k, h, w), iy, ix, h, w)
+        keypoints = np.stack([fx, fy], axis=-1)
+        keypoints = ((keypoints + 0.5) * self.stride - 0.5).astype(np.float32)
+        if single:
+            return keypoints[0], scores[0]
+        return keypoints, scores
+
+    def _fallback(self, expo, total, iy, ix, scores, low, h, w):
+        """Re-pick low-confidence keypoints among their strongest local peaks (see module doc)."""
+        n, k, _ = expo.shape
+        confident = ~low
+        ln, lk = np.nonzero(low)  # the L low-confidence (sample, keypoint) pairs
+        prob = (expo[ln, lk] / total[ln, lk, None]).reshape(-1, h, w)  # (L, H, W)
+        padded = np.pad(prob, ((0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
+        is_peak = np.ones_like(prob, dtype=bool)
+        for dy in (0, 1, 2):
+            for dx in (0, 1, 2):
+                if dy == 1 and dx == 1:
+                    continue
+                is_peak &= prob >= padded[:, dy:dy + h, dx:dx + w]
+        cand_val = np.where(is_peak, prob, -np.inf).reshape(len(ln), h * w)
+        m = min(self.settings.fallback_peaks, h * w)
+        top = np.argpartition(-cand_val, m - 1, axis=-1)[:, :m]  # (L, M) unordered top-m
+        top_val = np.take_along_axis(cand_val, top, axis=-1)
+        cy, cx = np.divmod(top, w)
+
+        # reference keypoints: confident skeleton neighbours, else all confident ones
+        pos = np.stack([iy, ix], axis=-1).astype(np.float32)  # (N, K, 2) integer cells
+        conf_l = confident[ln]  # (L, K)
+        neigh = _ADJ[lk] & conf_l
+        ref = np.where(neigh.any(axis=1, keepdims=True), neigh, conf_l)  # (L, K)
+        cand = np.stack([cy, cx], axis=-1).astype(np.float32)  # (L, M, 2)
+        dist = np.linalg.norm(cand[:, :, None, :] - pos[ln][:, None, :, :], axis=-1)  # (L,M,K)
+        dist = np.where(ref[:, None, :], dist, np.inf).min(axis=-1)  # (L, M)
+        dist = np.where(np.isfinite(top_val), dist, np.inf)
+        best = dist.argmin(axis=-1)
+        usable = np.isfinite(np.take_along_axis(dist, best[:, None], axis=-1)[:, 0])
+
+        iy, ix, scores = iy.copy(), ix.copy(), scores.copy()
+        sel = np.nonzero(usable)[0]
+        iy[ln[sel], lk[sel]] = cy[sel, best[sel]]
+        ix[ln[sel], lk[sel]] = cx[sel, best[sel]]
+        scores[ln[sel], lk[sel]] = top_val[sel, best[sel]]
+        return iy, ix, scores
+
+    def _refine(self, maps, iy, ix, h, w):
+        """Sub-pixel positions (float cells) around integer cells (iy, ix); maps (N, K, H, W)."""
+        fy, fx = iy.astype(np.float64), ix.astype(np.float64)
+        method = self.settings.refine
+        if method == "none":
+            return fy, fx
+        n_idx, k_idx = np.indices(iy.shape)
+
+        def at(y, x):
+            return maps[n_idx, k_idx, y, x].astype(np.float64)
+
+        quarter_y, quarter_x = self._quarter(at, iy, ix, h, w)
+        if method == "quarter":
+            return fy + quarter_y, fx + quarter_x
+
+        # DARK: quadratic fit to log(h) on a 3x3 window, clamped inside the map
+        cy = np.clip(iy, 1, h - 2) if h >= 3 else iy
+        cx = np.clip(ix, 1, w - 2) if w >= 3 else ix
+        if h < 3 or w < 3:
+            return fy + quarter_y, fx + quarter_x
+        win = np.stack([at(cy + dy, cx + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=-1)
+        positive = (win > _EPS).all(axis=-1)
+        lg = np.log(np.maximum(win, _EPS))
+        l = lg.reshape(*lg.shape[:-1], 3, 3)  # [..., y, x]
+        dx = 0.5 * (l[..., 1, 2] - l[..., 1, 0])
+        dy = 0.5 * (l[..., 2, 1] - l[..., 0, 1])
+        dxx = l[..., 1, 2] - 2 * l[..., 1, 1] + l[..., 1, 0]
+        dyy = l[..., 2, 1] - 2 * l[..., 1, 1] + l[..., 0, 1]
+        dxy = 0.25 * (l[..., 2, 2] - l[..., 2, 0] - l[..., 0, 2] + l[..., 0, 0])
+        det = dxx * dyy - dxy * dxy
+        ok = positive & (det > 1e-12) & (dxx < 0)
+        safe = np.where(ok, det, 1.0)
+        off_x = -(dyy * dx - dxy * dy) / safe
+        off_y = -(dxx * dy - dxy * dx) / safe
+        ry, rx = cy + off_y, cx + off_x
+        ok &= (np.abs(ry - iy) <= 1.0) & (np.abs(rx - ix) <= 1.0)
+        return (np.where(ok, ry, fy + quarter_y), np.where(ok, rx, fx + quarter_x))
+
+    @staticmethod
+    def _quarter(at, iy, ix, h, w):
+        """A quarter cell towards the higher neighbour on each axis (0 at the border)."""
+        def step(lo_ok, hi_ok, lo, hi):
+            diff = np.where(lo_ok & hi_ok, hi - lo, 0.0)
+            return 0.25 * np.sign(diff)
+
+        ym, yp = np.maximum(iy - 1, 0), np.minimum(iy + 1, h - 1)
+        xm, xp = np.maximum(ix - 1, 0), np.minimum(ix + 1, w - 1)
+        qy = step(iy > 0, iy < h - 1, at(ym, ix), at(yp, ix))
+        qx = step(ix > 0, ix < w - 1, at(iy, xm), at(iy, xp))
+        return qy, qx

@@ -1,0 +1,61 @@
+"""Defaults in one typed place. The CLI reads these; nothing else hard-codes them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from handlite.keypoints import NUM_KEYPOINTS
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """How pixels become network input. Written into every exported model's metadata.
+
+    MobileNetV2's own convention (RGB, x / 127.5 - 1), so ImageNet backbone weights apply
+    unchanged. Crops that reach outside the image are padded with `pad_value` (grey, as the
+    authors' demo does), which normalises to ~0.
+    """
+
+    channel_order: str = "RGB"
+    mean: tuple[float, float, float] = (127.5, 127.5, 127.5)
+    std: tuple[float, float, float] = (127.5, 127.5, 127.5)
+    pad_value: int = 128
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CodecDefaults:
+    """Heatmap targets and decoding (paper sec. 3.2-3.3)."""
+
+    stride: int = 4  # output stride of the network: 56x56 maps at 224
+    sigma: float = 2.0  # Gaussian sigma in heatmap pixels (8 input px at stride 4)
+    #: spatial softmax temperature: p = softmax(beta * h). The network regresses maps in [0, 1];
+    #: beta turns a clean unit peak into a probability of ~0.3 and a flat map into ~1/(H*W).
+    softmax_beta: float = 10.0
+    #: below this max probability a keypoint is "low confidence" and the fallback runs.
+    min_confidence: float = 0.05
+    #: how many of the strongest local peaks the fallback considers.
+    fallback_peaks: int = 3
+    #: sub-pixel refinement: "dark" (Taylor expansion of the log-heatmap), "quarter", "none".
+    refine: str = "dark"
+
+
+@dataclass(frozen=True)
+class ModelDefaults:
+    input_size: int = 224
+    num_keypoints: int = NUM_KEYPOINTS
+    encoder_stride: int = 16
+    head_width: int = 128  # channels in the decoder before the first upsampling
+    up_widths: tuple[int, int] = (64, 32)  # channels after each x2 transposed convolution
+
+
+@dataclass(frozen=True)
+class Defaults:
+    model: ModelDefaults = field(default_factory=ModelDefaults)
+    codec: CodecDefaults = field(default_factory=CodecDefaults)
+    normalization: Normalization = field(default_factory=Normalization)
+
+
+DEFAULTS = Defaults()
