@@ -151,25 +151,32 @@ class HeatmapCodec:
             raise UsageError(f"decode expects {k} or {k + 1} channels, got {c}")
         if h < 1 or w < 1:
             raise UsageError(f"empty heatmap {maps.shape}")
-        # (N, K, H*W): one row per keypoint map
-        flat = np.ascontiguousarray(
-            np.moveaxis(maps[..., :k], -1, 1), dtype=np.float32).reshape(n, k, h * w)
-        flat = np.nan_to_num(flat, nan=-np.inf, posinf=np.finfo(np.float32).max)
-
-        idx = flat.argmax(axis=-1)  # (N, K)
+        # (N, K, H*W): one contiguous row per keypoint map. The transpose copy pays for itself:
+        # reductions over contiguous rows are ~10x faster than over the strided channel axis.
+        flat = np.empty((n, k, h * w), dtype=np.float32)
+        flat[...] = np.moveaxis(maps[..., :k], -1, 1).reshape(n, k, h * w)
+        idx = flat.argmax(axis=-1)  # (N, K), first index on ties
         peak = np.take_along_axis(flat, idx[..., None], axis=-1)  # (N, K, 1)
+        if not np.isfinite(peak).all():
+            # NaN/Inf only on the slow path: a NaN map decodes to its first finite maximum.
+            flat = np.nan_to_num(flat, nan=-np.inf, posinf=np.finfo(np.float32).max)
+            idx = flat.argmax(axis=-1)
+            peak = np.take_along_axis(flat, idx[..., None], axis=-1)
         beta = np.float32(self.settings.softmax_beta)
-        expo = np.exp(beta * (flat - peak))  # (N, K, HW), max element = 1
-        total = expo.sum(axis=-1)  # (N, K)
+        # the softmax numerators are computed in place: refinement reads the original maps
+        buf = np.subtract(flat, peak, out=flat)
+        buf *= beta
+        np.exp(buf, out=buf)  # max element of each map = 1
+        total = np.einsum("nkp->nk", buf)  # (N, K)
         scores = (1.0 / total).astype(np.float32)
         iy, ix = np.divmod(idx, w)
 
         if self.settings.min_confidence > 0:
             low = scores < self.settings.min_confidence
             if low.any():
-                iy, ix, scores = self._fallback(expo, total, iy, ix, scores, low, h, w)
+                iy, ix, scores = self._fallback(buf, total, iy, ix, scores, low, h, w)
 
-        fy, fx = self._refine(flat.reshape(n, k, h, w), iy, ix, h, w)
+        fy, fx = self._refine(maps, iy, ix, h, w)
         keypoints = np.stack([fx, fy], axis=-1)
         keypoints = ((keypoints + 0.5) * self.stride - 0.5).astype(np.float32)
         if single:
@@ -178,7 +185,6 @@ class HeatmapCodec:
 
     def _fallback(self, expo, total, iy, ix, scores, low, h, w):
         """Re-pick low-confidence keypoints among their strongest local peaks (see module doc)."""
-        n, k, _ = expo.shape
         confident = ~low
         ln, lk = np.nonzero(low)  # the L low-confidence (sample, keypoint) pairs
         prob = (expo[ln, lk] / total[ln, lk, None]).reshape(-1, h, w)  # (L, H, W)
@@ -215,7 +221,7 @@ class HeatmapCodec:
         return iy, ix, scores
 
     def _refine(self, maps, iy, ix, h, w):
-        """Sub-pixel positions (float cells) around integer cells (iy, ix); maps (N, K, H, W)."""
+        """Sub-pixel positions (float cells) around integer cells (iy, ix); maps (N, H, W, C)."""
         fy, fx = iy.astype(np.float64), ix.astype(np.float64)
         method = self.settings.refine
         if method == "none":
@@ -223,7 +229,7 @@ class HeatmapCodec:
         n_idx, k_idx = np.indices(iy.shape)
 
         def at(y, x):
-            return maps[n_idx, k_idx, y, x].astype(np.float64)
+            return np.nan_to_num(maps[n_idx, y, x, k_idx].astype(np.float64), nan=0.0)
 
         quarter_y, quarter_x = self._quarter(at, iy, ix, h, w)
         if method == "quarter":

@@ -71,15 +71,16 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
     if not debug:
         # TensorFlow's C++ and Python logs drown the one-line messages users need.
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+        from handlite import _quiet
+        _quiet.install()
 
 
 def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or bool(
         os.environ.get("HANDLITE_DEBUG"))
     if not debug:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        from handlite import _quiet
+        _quiet.install()
     try:
         rc = cli.main(args=argv, prog_name="handlite", standalone_mode=False)
     except HandliteError as exc:

@@ -1,0 +1,44 @@
+# handlite: the targets the README names.
+PYTHON ?= python3
+PIP ?= $(PYTHON) -m pip
+PYTEST = $(PYTHON) -m pytest
+DEMO_OUT ?= build/demo
+
+.PHONY: setup demo test test-py java-test test-slow test-phone bench clean
+
+## setup: install handlite and its test tools into the current Python (pip, from PyPI)
+setup:
+	$(PIP) install -q -e ".[test]"
+
+## demo: set up, then run the main job on the shipped model (export, parity, host benchmark)
+demo: setup
+	handlite demo --out $(DEMO_OUT)
+
+## test: the default test tiers (Python + the Android app's Java core) — what CI runs
+test: test-py java-test
+
+test-py:
+	$(PYTEST) -q
+
+## java-test: compile android_app/core with the JDK and run its JUnit 4 tests
+java-test:
+	bash android_app/core/build.sh
+
+## test-slow: training and the full export matrix
+test-slow:
+	$(PYTEST) -q -m slow
+
+## test-phone: tests on a real phone attached over adb (skipped without one)
+test-phone:
+	$(PYTEST) -q -m phone tests/phone
+
+## bench: the speed scripts whose figures the README quotes
+bench:
+	$(PYTHON) benchmarks/decode_speed.py
+	$(PYTHON) benchmarks/export_speed.py
+	$(PYTHON) benchmarks/host_bench.py
+	$(PYTHON) benchmarks/push_speed.py
+	$(PYTHON) benchmarks/sweep_overhead.py
+
+clean:
+	rm -rf build java-build .pytest_cache

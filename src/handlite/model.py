@@ -1,0 +1,278 @@
+"""The paper's network: MobileNetV2 encoder (stride 16) + depthwise decoder -> K+1 heatmaps.
+
+Shapes: input (S, S, 3) normalised RGB (see `config.Normalization`), output (S/4, S/4, K+1)
+with the background map last: 56x56x22 at 224, 28x28x22 at 112.
+
+Encoder (paper sec. 3.1): the 17 inverted-residual blocks of Keras' MobileNetV2 (alpha 1.0),
+named exactly as in `keras.applications.MobileNetV2` (`Conv1`, `expanded_conv_*`,
+`block_1_*` ... `block_16_*`) so ImageNet weights load by layer name. Paper block 14 = Keras
+`block_13`: its stride 2 is removed (no ZeroPadding, depthwise padding "same"), so the encoder
+stops at output stride 16. The final 1x1 `Conv_1` (1280 channels) of the classifier is not
+used: the decoder reads block_16's 320 channels.
+
+Decoder (the authors' figure, VNect-inspired, convolutions made depthwise):
+  A: 1x1 -> depthwise 3x3 -> 1x1     B: 1x1           (both on the encoder output)
+  A + B -> LeakyReLU -> 1x1 -> depthwise 3x3 -> 1x1 -> transposed conv x2 -> transposed conv x2
+  -> depthwise 3x3 -> 1x1 conv to K+1 maps (linear).
+Channel widths are not published; ours are in `config.ModelDefaults` and reported by
+`summarize`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from handlite.config import DEFAULTS
+from handlite.errors import ModelError, UsageError
+from handlite.keypoints import NUM_KEYPOINTS
+
+# (expansion, output channels, stride, block_id) of MobileNetV2's 17 blocks, with block_13's
+# stride already set to 1 (the paper's change).
+_BLOCKS = (
+    (1, 16, 1, 0),
+    (6, 24, 2, 1), (6, 24, 1, 2),
+    (6, 32, 2, 3), (6, 32, 1, 4), (6, 32, 1, 5),
+    (6, 64, 2, 6), (6, 64, 1, 7), (6, 64, 1, 8), (6, 64, 1, 9),
+    (6, 96, 1, 10), (6, 96, 1, 11), (6, 96, 1, 12),
+    (6, 160, 1, 13), (6, 160, 1, 14), (6, 160, 1, 15),
+    (6, 320, 1, 16),
+)
+ENCODER_STRIDE = 16
+OUTPUT_STRIDE = 4
+ENCODER_OUTPUT = "block_16_project_BN"
+OUTPUT_NAME = "heatmaps"
+
+
+def _keras():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+    return keras
+
+
+def check_input_size(input_size: int) -> int:
+    if not isinstance(input_size, int) or input_size < 32 or input_size % ENCODER_STRIDE:
+        raise UsageError(f"input size must be a multiple of {ENCODER_STRIDE} and >= 32, got "
+                         f"{input_size}")
+    return input_size
+
+
+def _inverted_residual(x, expansion: int, filters: int, stride: int, block_id: int):
+    layers = _keras().layers
+    in_channels = x.shape[-1]
+    prefix = f"block_{block_id}_" if block_id else "expanded_conv_"
+    inputs = x
+    if block_id:
+        x = layers.Conv2D(expansion * in_channels, 1, padding="same", use_bias=False,
+                          name=f"{prefix}expand")(x)
+        x = layers.BatchNormalization(epsilon=1e-3, momentum=0.999, name=f"{prefix}expand_BN")(x)
+        x = layers.ReLU(6.0, name=f"{prefix}expand_relu")(x)
+    if stride == 2:
+        # Keras' correct_pad for even inputs: one row/column before, one after ... minus one.
+        x = layers.ZeroPadding2D(padding=((0, 1), (0, 1)), name=f"{prefix}pad")(x)
+    x = layers.DepthwiseConv2D(3, strides=stride, use_bias=False,
+                               padding="same" if stride == 1 else "valid",
+                               name=f"{prefix}depthwise")(x)
+    x = layers.BatchNormalization(epsilon=1e-3, momentum=0.999, name=f"{prefix}depthwise_BN")(x)
+    x = layers.ReLU(6.0, name=f"{prefix}depthwise_relu")(x)
+    x = layers.Conv2D(filters, 1, padding="same", use_bias=False, name=f"{prefix}project")(x)
+    x = layers.BatchNormalization(epsilon=1e-3, momentum=0.999, name=f"{prefix}project_BN")(x)
+    if in_channels == filters and stride == 1:
+        x = layers.Add(name=f"{prefix}add")([inputs, x])
+    return x
+
+
+def _head_unit(x, kind: str, filters: int, name: str, act: str | None = "relu"):
+    """conv (1x1 / depthwise 3x3 / transposed 4x4 stride 2) + BN (+ activation)."""
+    layers = _keras().layers
+    if kind == "pw":
+        x = layers.Conv2D(filters, 1, use_bias=False, name=name)(x)
+    elif kind == "dw":
+        x = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name=name)(x)
+    elif kind == "up":
+        x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False,
+                                   name=name)(x)
+    else:  # pragma: no cover - programming error
+        raise ValueError(kind)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    if act == "relu":
+        x = layers.ReLU(6.0, name=f"{name}_relu")(x)
+    return x
+
+
+def build_model(input_size: int = DEFAULTS.model.input_size, backbone_weights: str | Path | None
+                = None, num_keypoints: int = NUM_KEYPOINTS,
+                head_width: int = DEFAULTS.model.head_width,
+                up_widths: tuple[int, int] = DEFAULTS.model.up_widths,
+                name: str = "handlite"):
+    """Build the network for `input_size` (multiple of 16).
+
+    `backbone_weights` is a local Keras MobileNetV2 weights file (any format
+    `keras.applications.MobileNetV2(...).load_weights` reads, e.g. the ImageNet `_no_top.h5`);
+    it is loaded by layer name. Nothing is downloaded.
+    """
+    check_input_size(input_size)
+    keras = _keras()
+    layers = keras.layers
+    inputs = keras.Input((input_size, input_size, 3), name="image")
+    x = layers.Conv2D(32, 3, strides=2, padding="same", use_bias=False, name="Conv1")(inputs)
+    x = layers.BatchNormalization(epsilon=1e-3, momentum=0.999, name="bn_Conv1")(x)
+    x = layers.ReLU(6.0, name="Conv1_relu")(x)
+    for expansion, filters, stride, block_id in _BLOCKS:
+        x = _inverted_residual(x, expansion, filters, stride, block_id)
+    encoded = x
+
+    w = head_width
+    a = _head_unit(encoded, "pw", w, "head_a_pw1")
+    a = _head_unit(a, "dw", w, "head_a_dw")
+    a = _head_unit(a, "pw", w, "head_a_pw2", act=None)
+    b = _head_unit(encoded, "pw", w, "head_b_pw", act=None)
+    x = layers.Add(name="head_add")([a, b])
+    x = layers.LeakyReLU(negative_slope=0.1, name="head_leaky")(x)
+    x = _head_unit(x, "pw", w, "head_pw1")
+    x = _head_unit(x, "dw", w, "head_dw1")
+    x = _head_unit(x, "pw", w, "head_pw2")
+    x = _head_unit(x, "up", up_widths[0], "head_up1")
+    x = _head_unit(x, "up", up_widths[1], "head_up2")
+    x = _head_unit(x, "dw", up_widths[1], "head_dw2")
+    outputs = layers.Conv2D(num_keypoints + 1, 1, name=OUTPUT_NAME)(x)
+    model = keras.Model(inputs, outputs, name=name)
+    if backbone_weights is not None:
+        load_backbone_weights(model, backbone_weights)
+    return model
+
+
+def load_backbone_weights(model, path: str | Path) -> int:
+    """Copy MobileNetV2 weights from a local file into `model` by layer name; returns how many
+    layers were filled. The file is read through `keras.applications.MobileNetV2` so every
+    format Keras writes for it works; a file that does not fit raises ModelError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"backbone weights file not found: {path}")
+    keras = _keras()
+    size = model.input_shape[1]
+    reference = keras.applications.MobileNetV2(input_shape=(size, size, 3), include_top=False,
+                                               weights=None)
+    try:
+        reference.load_weights(str(path))
+    except Exception as exc:  # keras raises several types for a mismatched file
+        raise ModelError(f"{path} is not a Keras MobileNetV2 (alpha 1.0, no top) weights file: "
+                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                         ) from exc
+    return copy_weights_by_name(reference, model)
+
+
+def copy_weights_by_name(source, target) -> int:
+    """Copy weights of every layer of `target` that has a same-named, same-shaped layer in
+    `source`. Returns the number of layers copied; shape mismatches raise ModelError."""
+    src = {layer.name: layer for layer in source.layers}
+    copied = 0
+    for layer in target.layers:
+        other = src.get(layer.name)
+        if other is None or not layer.weights:
+            continue
+        theirs = other.get_weights()
+        mine = layer.get_weights()
+        if len(theirs) != len(mine) or any(a.shape != b.shape for a, b in zip(theirs, mine)):
+            raise ModelError(f"layer {layer.name!r}: weight shapes "
+                             f"{[a.shape for a in theirs]} do not fit {[b.shape for b in mine]}")
+        layer.set_weights(theirs)
+        copied += 1
+    return copied
+
+
+def rebuild(model, input_size: int):
+    """The same network and weights at another input size (the network is fully
+    convolutional). The head widths are read from the model itself."""
+    check_input_size(input_size)
+    head_width = model.get_layer("head_pw1").filters
+    ups = (model.get_layer("head_up1").filters, model.get_layer("head_up2").filters)
+    k = model.output_shape[-1] - 1
+    new = build_model(input_size, num_keypoints=k, head_width=head_width, up_widths=ups,
+                      name=model.name)
+    copied = copy_weights_by_name(model, new)
+    if copied != sum(1 for layer in new.layers if layer.weights):
+        raise ModelError("rebuilt network does not match the source model's layers")
+    return new
+
+
+def load_model(path: str | Path, input_size: int | None = None):
+    """Load a saved handlite network (.keras), optionally rebuilt at `input_size`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
+    keras = _keras()
+    try:
+        model = keras.saving.load_model(str(path), compile=False)
+    except Exception as exc:
+        raise ModelError(f"cannot load {path} as a Keras model: "
+                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                         ) from exc
+    if len(model.inputs) != 1 or len(model.output_shape) != 4:
+        raise ModelError(f"{path} is not a handlite heatmap network "
+                         f"(input {model.input_shape}, output {model.output_shape})")
+    if input_size is not None and model.input_shape[1] != input_size:
+        model = rebuild(model, input_size)
+    return model
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    input_size: int
+    output_shape: tuple[int, int, int]
+    encoder_stride: int
+    output_stride: int
+    params: int
+    trainable_params: int
+    macs: int
+    head_width: int
+    up_widths: tuple[int, int]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["output_shape"] = list(self.output_shape)
+        d["up_widths"] = list(self.up_widths)
+        return d
+
+
+def count_macs(model) -> int:
+    """Multiply-accumulates of one forward pass, counted from the conv/dense layers."""
+    layers = _keras().layers
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.DepthwiseConv2D):
+            kh, kw = layer.kernel_size
+            _, h, w, c = layer.output.shape
+            total += h * w * c * kh * kw
+        elif isinstance(layer, layers.Conv2DTranspose):
+            kh, kw = layer.kernel_size
+            cin = layer.input.shape[-1]
+            _, h, w, cout = layer.output.shape
+            # each input pixel scatters a kh x kw x cout patch
+            _, ih, iw, _ = layer.input.shape
+            total += ih * iw * cin * cout * kh * kw
+        elif isinstance(layer, layers.Conv2D):
+            kh, kw = layer.kernel_size
+            cin = layer.input.shape[-1]
+            _, h, w, cout = layer.output.shape
+            total += h * w * cout * cin * kh * kw // layer.groups
+        elif isinstance(layer, layers.Dense):
+            total += layer.input.shape[-1] * layer.units
+    return int(total)
+
+
+def encoder_stride(model) -> int:
+    return model.input_shape[1] // model.get_layer(ENCODER_OUTPUT).output.shape[1]
+
+
+def summarize(model) -> ModelSummary:
+    size = model.input_shape[1]
+    out = tuple(int(v) for v in model.output_shape[1:])
+    return ModelSummary(
+        input_size=int(size), output_shape=out, encoder_stride=int(encoder_stride(model)),
+        output_stride=int(size // out[0]), params=int(model.count_params()),
+        trainable_params=int(sum(int(w.numpy().size) for w in model.trainable_weights)),
+        macs=count_macs(model), head_width=int(model.get_layer("head_pw1").filters),
+        up_widths=(int(model.get_layer("head_up1").filters),
+                   int(model.get_layer("head_up2").filters)))
