@@ -1,0 +1,352 @@
+"""On-device runners behind one interface: `benchmark_model` (the TFLite/LiteRT tool) and `app`
+(the sample app's BenchmarkActivity).
+
+Units: times in ms in results (the tool's microseconds are converted by `bench.stats`),
+`device_s` in seconds (wall time of the on-device command, for the overhead budget).
+
+A runner needs a device object with (the device layer provides it; see `bench.sweep`):
+    serial: str
+    shell(command: str, timeout: float | None) -> (exit_code: int | None, output: str)
+    push(local: Path, remote: str) -> None;  pull(remote: str, local: Path) -> None
+Every path and argument that reaches a device shell is quoted with shlex.quote.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from handlite.bench import parser
+from handlite.bench.stats import stats_from_tool
+from handlite.bench.store import DELEGATES, SCHEMA, sha256_file
+from handlite.errors import BenchmarkError, InputError, UsageError, choice_error
+
+DEVICE_DIR = "/data/local/tmp/handlite"
+APP_PACKAGE = "org.handlite.app"
+APP_ACTIVITY = ".BenchmarkActivity"
+APP_LOG_TAG = "handlite.bench"
+
+
+class Device(Protocol):
+    serial: str
+
+    def shell(self, command: str, timeout: float | None = None) -> tuple[int | None, str]: ...
+    def push(self, local: Path, remote: str) -> None: ...
+    def pull(self, remote: str, local: Path) -> None: ...
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One benchmark cell: a model (host path) with a thread count and a delegate."""
+
+    model: Path
+    threads: int
+    delegate: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.delegate not in DELEGATES:
+            raise choice_error("delegate", self.delegate, DELEGATES)
+        if self.threads <= 0:
+            raise UsageError(f"threads must be positive, got {self.threads}")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    runs: int = 50
+    warmup: int = 5
+    min_secs: float = 0.0
+    cpu_mask: str | None = None  # taskset mask (hex), e.g. the big cores
+    timeout_s: float = 600.0
+
+
+@dataclass
+class ParityInput:
+    """Fixed input for on-device parity: raw tensor bytes and where the outputs go."""
+
+    input_name: str
+    input_bytes: bytes
+    output_local: Path  # the pulled raw output tensors land here
+
+
+@dataclass
+class RunResult:
+    stats: dict[str, Any]
+    samples_ms: dict[str, list[float]] = field(default_factory=dict)
+    delegation: dict[str, Any] | None = None
+    flags: list[str] = field(default_factory=list)
+    runtime: dict[str, Any] = field(default_factory=dict)
+    device_s: float = 0.0
+    raw_output: str = ""
+
+
+def _q(value: Any) -> str:
+    return shlex.quote(str(value))
+
+
+def sh(device: Device, command: str, timeout: float | None = 60.0) -> tuple[int | None, str]:
+    """(exit code, output) from either device interface: `bench.adb.AdbDevice` returns a
+    tuple, `handlite.device` backends a ShellResult (stderr is appended to the output)."""
+    result = device.shell(command, timeout=timeout)
+    if isinstance(result, tuple):
+        return result
+    return result.exit_code, (result.stdout or "") + (result.stderr or "")
+
+
+def run_checked(device: Device, command: str, what: str, timeout: float | None = 60.0) -> str:
+    code, output = sh(device, command, timeout=timeout)
+    if code not in (0, None):
+        last = output.strip().splitlines()[-1:] or ["no output"]
+        raise BenchmarkError(f"{what} failed on {device.serial} (exit {code}): {last[0]}")
+    return output
+
+
+def push_kept(device: Device, local: Path, remote_dir: str, sha: str | None = None,
+              mode: str | None = None) -> str:
+    """Push `local` to `remote_dir/<sha12>_<name>` unless a file of that name and size is
+    already there (models and the tool are kept by hash across runs and sweeps)."""
+    sha = sha or sha256_file(local)
+    remote = f"{remote_dir}/{sha[:12]}_{local.name}"
+    size = local.stat().st_size
+    _, out = sh(device, f"[ -f {_q(remote)} ] && wc -c < {_q(remote)}")
+    if out.strip() != str(size):
+        run_checked(device, f"mkdir -p {_q(remote_dir)}", "mkdir")
+        device.push(local, remote)
+    if mode:
+        run_checked(device, f"chmod {mode} {_q(remote)}", "chmod")
+    return remote
+
+
+class Runner:
+    """Common interface: `prepare` once per device, then `run` per cell."""
+
+    name = "?"
+
+    def prepare(self, device: Device) -> None:  # pragma: no cover - trivial default
+        pass
+
+    def run(self, device: Device, cell: Cell, settings: RunSettings,
+            parity: ParityInput | None = None) -> RunResult:
+        raise NotImplementedError
+
+
+class BenchmarkModelRunner(Runner):
+    """The Android build of `benchmark_model`, given by the user (`--benchmark-binary`)."""
+
+    name = "benchmark_model"
+
+    def __init__(self, binary: str | Path, device_dir: str = DEVICE_DIR):
+        self.binary = Path(binary)
+        if not self.binary.is_file():
+            raise InputError(f"benchmark binary not found: {self.binary}",
+                             hint="give the Android build of benchmark_model with "
+                                  "--benchmark-binary PATH")
+        self.sha = sha256_file(self.binary)
+        self.device_dir = device_dir
+        self._remote: dict[str, str] = {}
+
+    def prepare(self, device: Device) -> None:
+        self._remote[device.serial] = push_kept(device, self.binary, f"{self.device_dir}/bin",
+                                                self.sha, mode="755")
+
+    def command(self, remote_bin: str, remote_model: str, cell: Cell, settings: RunSettings,
+                parity_in: str | None = None, parity_name: str | None = None,
+                parity_out: str | None = None) -> str:
+        args = [remote_bin, f"--graph={remote_model}", f"--num_threads={cell.threads}",
+                f"--num_runs={settings.runs}", f"--warmup_runs={settings.warmup}",
+                # N warm-up runs exactly, as the host and app runners do
+                "--warmup_min_secs=0", f"--min_secs={settings.min_secs:g}",
+                f"--use_xnnpack={'true' if cell.delegate == 'xnnpack' else 'false'}"]
+        if cell.delegate == "gpu":
+            args.append("--use_gpu=true")
+        elif cell.delegate == "nnapi":
+            args.append("--use_nnapi=true")
+        if parity_in:
+            # the tool splits name:path at the first single ':'; '::' escapes one in a name
+            args.append(f"--input_layer_value_files={parity_name.replace(':', '::')}:"
+                        f"{parity_in}")
+            args.append(f"--output_filepath={parity_out}")
+        command = " ".join(_q(a) for a in args)
+        if settings.cpu_mask:
+            if not re.fullmatch(r"[0-9a-fA-F]+", settings.cpu_mask):
+                raise UsageError(f"cpu mask {settings.cpu_mask!r} is not hexadecimal")
+            command = f"taskset {settings.cpu_mask} {command}"
+        return command
+
+    def run(self, device: Device, cell: Cell, settings: RunSettings,
+            parity: ParityInput | None = None) -> RunResult:
+        if device.serial not in self._remote:
+            self.prepare(device)
+        model_sha = sha256_file(cell.model)
+        remote_model = push_kept(device, cell.model, f"{self.device_dir}/models", model_sha)
+        p_in = p_out = None
+        if parity is not None:
+            with tempfile.TemporaryDirectory() as tmp:
+                local_in = Path(tmp) / "parity_input.bin"
+                local_in.write_bytes(parity.input_bytes)
+                p_in = push_kept(device, local_in, f"{self.device_dir}/parity")
+            p_out = f"{self.device_dir}/parity/{model_sha[:12]}_{cell.delegate}_output.bin"
+        command = self.command(self._remote[device.serial], remote_model, cell, settings,
+                               p_in, parity.input_name if parity else None, p_out)
+        start = time.perf_counter()
+        code, output = sh(device, command, timeout=settings.timeout_s)
+        device_s = time.perf_counter() - start
+        try:
+            parsed = parser.parse(output, source=f"benchmark_model on {device.serial}")
+        except BenchmarkError:
+            raise
+        except InputError as exc:
+            if code not in (0, None):
+                tail = output.strip().splitlines()[-1:] or ["no output"]
+                raise BenchmarkError(f"benchmark_model exited {code} on {device.serial}: "
+                                     f"{tail[0]}") from None
+            raise BenchmarkError(str(exc)) from None
+        if code not in (0, None):
+            raise BenchmarkError(f"benchmark_model exited {code} on {device.serial} after "
+                                 "printing timings")
+        stats, flags = stats_from_tool(parsed)
+        delegation = None
+        if parsed["delegation"]:
+            d = parsed["delegation"]
+            delegation = {"delegated_nodes": d["delegated_nodes"],
+                          "total_nodes": d["total_nodes"], "partial": d["partial"],
+                          "delegate": d["delegate"]}
+        elif cell.delegate != "cpu":
+            # asked for a delegate, the tool never said it replaced anything
+            flags.append("delegate_not_applied")
+        if parity is not None:
+            device.pull(p_out, parity.output_local)
+        return RunResult(stats=stats, delegation=delegation, flags=flags,
+                         runtime={"name": "benchmark_model", "version": f"sha256:{self.sha[:12]}"},
+                         device_s=device_s, raw_output=output)
+
+
+_RESULT_LINE = re.compile(rf"{re.escape(APP_LOG_TAG)}\s*(?:\(\s*\d+\))?\s*:\s*RESULT\s+(\{{.*\}})\s*$")
+_ERROR_LINE = re.compile(rf"{re.escape(APP_LOG_TAG)}\s*(?:\(\s*\d+\))?\s*:\s*ERROR\s+(.*)$")
+
+
+def parse_app_logcat(text: str) -> dict[str, Any] | None:
+    """The last `handlite.bench: RESULT <json>` record in a logcat dump; None if there is none.
+
+    A `handlite.bench: ERROR <message>` line after the last result raises BenchmarkError.
+    """
+    record = error = None
+    for line in text.splitlines():
+        if m := _RESULT_LINE.search(line):
+            try:
+                record, error = json.loads(m.group(1)), None
+            except ValueError:
+                raise InputError(f"unreadable RESULT line in logcat: {line[:120]!r}") from None
+        elif m := _ERROR_LINE.search(line):
+            error = m.group(1).strip()
+    if error:
+        raise BenchmarkError(f"the app reported: {error}")
+    return record
+
+
+def _check_app_record(record: Any, where: str) -> dict[str, Any]:
+    if not isinstance(record, dict) or record.get("schema") != SCHEMA:
+        raise InputError(f"{where}: not a {SCHEMA} record")
+    if record.get("status") == "failed":
+        raise BenchmarkError(f"the app reported: {record.get('error') or 'failed'}")
+    if not isinstance(record.get("stats"), dict):
+        raise InputError(f"{where}: record has no stats")
+    return record
+
+
+class AppRunner(Runner):
+    """The sample app's BenchmarkActivity (`org.handlite.app/.BenchmarkActivity`).
+
+    Started with `am start -S -W -n PKG/.BenchmarkActivity` and extras model (device path),
+    delegate, threads, runs, warmup, out (result file name). It writes one `handlite.bench/1`
+    record to `/sdcard/Android/data/PKG/files/handlite/OUT` and logs
+    `handlite.bench: RESULT <json>`; the file is preferred, the log line is the fallback.
+    """
+
+    name = "app"
+
+    def __init__(self, package: str = APP_PACKAGE, poll_s: float = 0.5):
+        if not re.fullmatch(r"[A-Za-z][\w]*(\.[A-Za-z][\w]*)+", package):
+            raise UsageError(f"{package!r} is not an Android package name")
+        self.package = package
+        self.poll_s = poll_s
+
+    @property
+    def files_dir(self) -> str:
+        return f"/sdcard/Android/data/{self.package}/files/handlite"
+
+    def command(self, remote_model: str, cell: Cell, settings: RunSettings, out: str) -> str:
+        args = ["am", "start", "-S", "-W", "-n", f"{self.package}/{APP_ACTIVITY}",
+                "--es", "model", remote_model, "--es", "delegate", cell.delegate,
+                "--ei", "threads", str(cell.threads), "--ei", "runs", str(settings.runs),
+                "--ei", "warmup", str(settings.warmup), "--es", "out", out]
+        return " ".join(_q(a) for a in args)
+
+    def run(self, device: Device, cell: Cell, settings: RunSettings,
+            parity: ParityInput | None = None) -> RunResult:
+        if parity is not None:
+            raise UsageError("on-device parity needs the benchmark_model runner")
+        model_sha = sha256_file(cell.model)
+        # the app reads its own external files folder; /data/local/tmp is closed to apps
+        remote_model = push_kept(device, cell.model, f"{self.files_dir}/models", model_sha)
+        out = f"result_{model_sha[:12]}_{cell.delegate}_t{cell.threads}.json"
+        remote_out = f"{self.files_dir}/{out}"
+        run_checked(device, f"rm -f {_q(remote_out)}; logcat -c", "clearing old results")
+        start = time.perf_counter()
+        output = run_checked(device, self.command(remote_model, cell, settings, out),
+                             "am start", timeout=60)
+        if "Error:" in output or "does not exist" in output:
+            raise BenchmarkError(f"could not start {self.package}{APP_ACTIVITY} on "
+                                 f"{device.serial}: {output.strip().splitlines()[-1]}",
+                                 hint="is the handlite app installed? (handlite app install)")
+        record = None
+        deadline = start + settings.timeout_s
+        while record is None:
+            _, ready = sh(device, f"[ -f {_q(remote_out)} ] && echo ready")
+            if ready.strip() == "ready":
+                with tempfile.TemporaryDirectory() as tmp:
+                    local = Path(tmp) / out
+                    device.pull(remote_out, local)
+                    try:
+                        record = json.loads(local.read_text())
+                    except ValueError:
+                        record = None  # still being written; the app renames when done
+                if record is not None:
+                    break
+            _, log = sh(device, f"logcat -d -s {_q(APP_LOG_TAG + ':*')}")
+            record = parse_app_logcat(log)
+            if record is not None:
+                break
+            if time.perf_counter() > deadline:
+                raise BenchmarkError(f"no result from the app on {device.serial} after "
+                                     f"{settings.timeout_s:.0f} s")
+            time.sleep(self.poll_s)
+        device_s = time.perf_counter() - start
+        record = _check_app_record(record, f"app result on {device.serial}")
+        return RunResult(stats=record["stats"], samples_ms=record.get("samples_ms") or {},
+                         delegation=record.get("delegation"),
+                         flags=list(record.get("flags") or []),
+                         runtime=(record.get("target") or {}).get("runtime")
+                         or {"name": "app", "version": None},
+                         device_s=device_s)
+
+
+RUNNER_NAMES = ("benchmark_model", "app")
+
+
+def make_runner(name: str, benchmark_binary: str | Path | None = None,
+                package: str = APP_PACKAGE) -> Runner:
+    if name == "benchmark_model":
+        if benchmark_binary is None:
+            raise UsageError("the benchmark_model runner needs --benchmark-binary PATH "
+                             "(the Android build of the TFLite/LiteRT benchmark tool)")
+        return BenchmarkModelRunner(benchmark_binary)
+    if name == "app":
+        return AppRunner(package)
+    raise choice_error("runner", name, RUNNER_NAMES)
+
