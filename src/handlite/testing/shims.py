@@ -85,6 +85,8 @@ def dumpsys(args: list[str]) -> int:
             fn(p)
         return 0
     fn = services.get(args[0])
+    if args[0] == "thermalservice" and int(p["props"].get("ro.build.version.sdk", 0)) < 29:
+        fn = None  # ThermalManagerService arrived with Android 10
     if fn is None:
         print(f"Can't find service: {args[0]}", file=sys.stderr)
         return 0  # dumpsys exits 0 on unknown services on real phones too

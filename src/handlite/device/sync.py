@@ -1,0 +1,162 @@
+"""Verified push: copy files to a device, prove they arrived intact, skip what is already there.
+
+For each file: hash it locally; if the device already holds a file of the same size and hash
+at the destination, skip it; else check free space, push it, then compare size (sync STAT) and
+hash on the device (`sha256sum`, else `md5sum`, else size only). Failures are one line each:
+storage full, permission denied, device gone mid-push (the partial file is removed once the
+device answers again, or the message says where it remains), hash mismatch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from handlite.device import shell as sh
+from handlite.device.info import parse_df_free
+from handlite.device.transport import Device
+from handlite.errors import (CheckFailed, DeviceError, DeviceStorageFull, InputError,
+                             TransportError, UsageError)
+
+DEFAULT_DEST = "/data/local/tmp/handlite/"
+HASH_TOOLS = ("sha256sum", "md5sum")
+
+#: progress(file_name, done_bytes, total_bytes)
+PushProgress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What happened to one file on one device. seconds: push time (0 when skipped)."""
+
+    serial: str
+    local: str
+    remote: str
+    bytes: int
+    sha256: str
+    status: str  # "pushed" | "skipped"
+    verified_by: str  # "sha256sum" | "md5sum" | "size"
+    seconds: float
+
+    @property
+    def mb_per_s(self) -> float | None:
+        return self.bytes / 1e6 / self.seconds if self.seconds > 0 else None
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "mb_per_s": self.mb_per_s}
+
+
+def file_digests(path: str | os.PathLike) -> dict[str, str]:
+    """{'sha256sum': hex, 'md5sum': hex} of a local file, read once."""
+    sha, md5 = hashlib.sha256(), hashlib.md5()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            sha.update(block)
+            md5.update(block)
+    return {"sha256sum": sha.hexdigest(), "md5sum": md5.hexdigest()}
+
+
+def hash_tool(device: Device) -> str | None:
+    """The best hash command the device has (sha256sum, md5sum) or None."""
+    probe = "; ".join(f"command -v {t} >/dev/null 2>&1 && echo {t}" for t in HASH_TOOLS)
+    found = device.shell(probe + "; true", timeout=30).stdout.split()
+    return next((t for t in HASH_TOOLS if t in found), None)
+
+
+def remote_digest(device: Device, tool: str, remote: str) -> str | None:
+    result = device.shell(f"{tool} {sh.quote(remote)}", timeout=120)
+    if not result.ok:
+        return None
+    words = result.stdout.split()
+    return words[0].lower() if words else None
+
+
+def free_bytes(device: Device, folder: str) -> int | None:
+    """Free space where `folder` lives, or None when df says nothing useful."""
+    result = device.shell(f"df {sh.quote(folder)}", timeout=30)
+    return parse_df_free(result.stdout) if result.ok else None
+
+
+def _remote_dir(dest: str) -> str:
+    if not dest.startswith("/"):
+        raise UsageError(f"--dest {dest!r} must be an absolute device path such as "
+                         f"{DEFAULT_DEST}")
+    return posixpath.normpath(dest)
+
+
+def push_verified(device: Device, files: Sequence[str | os.PathLike],
+                  dest: str = DEFAULT_DEST, *, progress: PushProgress | None = None,
+                  force: bool = False) -> list[PushResult]:
+    """Push `files` into the device folder `dest` (created if needed), verified.
+
+    force=True pushes even files the device already has. Raises on the first failure.
+    """
+    paths = [Path(f) for f in files]
+    for p in paths:
+        if not p.is_file():
+            raise InputError(f"{p}: no such file")
+    folder = _remote_dir(dest)
+    device.shell(["mkdir", "-p", folder], timeout=30, check=True)
+    tool = hash_tool(device)
+    results = []
+    for path in paths:
+        results.append(_push_one(device, path, posixpath.join(folder, path.name), tool,
+                                 progress, force))
+    return results
+
+
+def _matches(device: Device, remote: str, size: int, digests: dict[str, str],
+             tool: str | None) -> bool:
+    st = device.stat(remote)
+    if not st.is_file or st.size != size:
+        return False
+    return tool is None or remote_digest(device, tool, remote) == digests[tool]
+
+
+def _push_one(device: Device, path: Path, remote: str, tool: str | None,
+              progress: PushProgress | None, force: bool) -> PushResult:
+    size = path.stat().st_size
+    digests = file_digests(path)
+    verified_by = tool or "size"
+
+    def result(status: str, seconds: float) -> PushResult:
+        return PushResult(device.serial, str(path), remote, size, digests["sha256sum"], status,
+                          verified_by, seconds)
+
+    if not force and _matches(device, remote, size, digests, tool):
+        return result("skipped", 0.0)
+    existing = device.stat(remote)
+    free = free_bytes(device, posixpath.dirname(remote))
+    if free is not None and size > free + (existing.size if existing.is_file else 0):
+        raise DeviceStorageFull(
+            f"storage full on {device.serial}: {path.name} needs {size} bytes, "
+            f"{free} free in {posixpath.dirname(remote)}", hint="free space on the device")
+    report = (lambda done, total: progress(path.name, done, total)) if progress else None
+    start = time.perf_counter()
+    try:
+        device.push(path, remote, report)
+    except TransportError as exc:
+        raise TransportError(f"{exc.message}; {_cleanup(device, remote)}", hint=exc.hint) \
+            from None
+    seconds = time.perf_counter() - start
+    if not _matches(device, remote, size, digests, tool):
+        _cleanup(device, remote)
+        raise CheckFailed(f"{path.name} on {device.serial} differs from the local file after "
+                          f"the push (checked by {verified_by}); the copy was removed")
+    return result("pushed", seconds)
+
+
+def _cleanup(device: Device, remote: str) -> str:
+    """Remove a partial file once the device answers again; say what happened."""
+    for _attempt in range(3):
+        try:
+            device.shell(["rm", "-f", remote], timeout=15, check=True)
+            return f"the partial file {remote} was removed"
+        except DeviceError:
+            time.sleep(0.5)
+    return f"a partial file may remain at {remote}"
