@@ -28,7 +28,8 @@ The whole API (units: bytes, seconds; device paths are POSIX strings):
   (devices without it: a sentinel recovers the exit code; stderr merges into stdout).
 - transport "direct": adb-shell straight to adbd — TCP with `connect`, else USB (the adb server
   must not be running). Key ~/.android/adbkey. Shell v1 only: stderr merged, exit code kept.
-- `list_devices(...)` returns every device with its state (`DeviceEntry`), ready or not.
+- `list_devices(...)` returns every device with its state (`DeviceEntry`), ready or not;
+  `describe(...)` returns `info()` dicts for them (state and hint for devices not ready).
 
 Errors (handlite.errors): DeviceNotFound, DeviceUnauthorized, TransportError (gone, offline),
 DeviceCommandError (timeouts, failed commands, permission denied), DeviceStorageFull.
@@ -48,7 +49,7 @@ from handlite.errors import choice_error
 
 TRANSPORTS = ("server", "direct")
 
-__all__ = ["connect", "list_devices", "Device", "DeviceEntry", "FileStat", "ShellResult",
+__all__ = ["connect", "list_devices", "describe", "Device", "DeviceEntry", "FileStat", "ShellResult",
            "push_verified", "PushResult", "DEFAULT_DEST", "TRANSPORTS"]
 
 
@@ -83,3 +84,20 @@ def connect(device: str | None = None, *, transport: str = "server",
         device = getattr(backend, "connected_serial", None) or \
             (entries[0].serial if len(entries) == 1 else None)
     return [backend.open(e) for e in select(entries, device)]
+
+
+def describe(device: str | None = None, *, transport: str = "server", connect: str | None = None,
+             adb_servers: Sequence[str] = (), auth_timeout: float = 10.0) -> list[dict]:
+    """Info for every listed device (or only `device`: serials "A,B"); devices that are not
+    ready get null fields, their state and a hint — `handlite devices`."""
+    from handlite.device.info import entry_info
+
+    backend = _backend(transport, connect, adb_servers, auth_timeout)
+    entries = backend.entries()
+    if device and device != "all":
+        wanted = {s.strip() for s in device.split(",")}
+        missing = wanted - {e.serial for e in entries}
+        if missing:
+            select(entries, sorted(missing)[0])  # raises DeviceNotFound with a hint
+        entries = [e for e in entries if e.serial in wanted]
+    return [backend.open(e).info() if e.state == "device" else entry_info(e) for e in entries]

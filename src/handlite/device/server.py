@@ -122,7 +122,7 @@ class ServerBackend:
         return found
 
     def open(self, entry: DeviceEntry) -> "ServerDevice":
-        return ServerDevice(self._clients[entry.where], entry.serial)
+        return ServerDevice(self._clients[entry.where], entry.serial, entry.where)
 
 
 def _adb(fn: Callable[[], T], what: str) -> T:
@@ -147,9 +147,10 @@ class ServerDevice(Device):
 
     transport = "server"
 
-    def __init__(self, client, serial: str):
+    def __init__(self, client, serial: str, where: str = ""):
         self._client = client
         self.serial = serial
+        self.where = where or f"{client.host}:{client.port}"  # the adb server
         self._dev = client.device(serial)
         self._features: frozenset[str] | None = None
 

@@ -164,8 +164,8 @@ class Device(ABC):
 
 
 def select(entries: Sequence[DeviceEntry], device: str | None) -> list[DeviceEntry]:
-    """Pick devices like adb: `device` is a serial, "all", or None (ANDROID_SERIAL, else the
-    only one). Raises DeviceNotFound / DeviceUnauthorized / TransportError with a hint."""
+    """Pick devices like adb: `device` is a serial ("A,B" for several), "all", or None
+    (ANDROID_SERIAL, else the only one). Raises DeviceNotFound / DeviceUnauthorized / TransportError with a hint."""
     device = device or os.environ.get("ANDROID_SERIAL") or None
     serials = [e.serial for e in entries]
     listing = ", ".join(f"{e.serial} ({e.state})" for e in entries)
@@ -177,10 +177,13 @@ def select(entries: Sequence[DeviceEntry], device: str | None) -> list[DeviceEnt
     if device == "all":
         chosen = [e for e in entries if e.state == "device"] or list(entries)
     elif device:
-        chosen = [e for e in entries if e.serial == device]
-        if not chosen:
-            raise DeviceNotFound(f"device {device!r} not found; attached: {listing}",
-                                 hint=suggest(device, serials))
+        chosen = []
+        for serial in (s.strip() for s in device.split(",") if s.strip()):
+            match = [e for e in entries if e.serial == serial]
+            if not match:
+                raise DeviceNotFound(f"device {serial!r} not found; attached: {listing}",
+                                     hint=suggest(serial, serials))
+            chosen += match
     elif len(entries) > 1:
         raise DeviceNotFound(f"more than one device: {listing}",
                              hint="choose one with -s/--device SERIAL, or 'all'")
