@@ -1,0 +1,176 @@
+"""`handlite bench`: benchmark models on phones (or the host), and `bench parse LOGFILE`."""
+
+from __future__ import annotations
+
+import click
+
+from handlite.cli.common import (emit_json, err, human, json_option, out, parse_int_list,
+                                 parse_str_list, progress)
+
+
+class _BenchGroup(click.Group):
+    """`bench MODELS... [options]` runs a sweep; `bench parse LOG` reads a tool log."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_BenchGroup)
+def bench() -> None:
+    """Benchmark models: `handlite bench MODELS... --device SERIAL|all|host`, or
+    `handlite bench parse LOGFILE` for a benchmark_model log."""
+
+
+@bench.command("parse")
+@click.argument("logfile", type=click.Path(dir_okay=False))
+@json_option
+def parse_cmd(logfile: str, as_json: bool) -> None:
+    """Read a benchmark_model output (any known format) into numbers (us, MB)."""
+    from handlite.bench.parser import parse_file
+    result = parse_file(logfile)
+    result.pop("count_lines", None)
+    if as_json:
+        emit_json(result)
+        return
+    run = result["inference"] or {}
+    out.print(f"format: {result['format']}")
+    for label, key in (("init", "init_us"), ("first inference", "first_inference_us"),
+                       ("warm-up avg", "warmup_avg_us"), ("inference avg", "inference_avg_us")):
+        value = result[key]
+        out.print(f"{label:>16}: {'—' if value is None else f'{value:,.1f} us'}")
+    for key in ("count", "min", "max", "std", "p5", "median", "p95"):
+        if run.get(key) is not None:
+            value = f"{run[key]:,}" if key == "count" else f"{run[key]:,.1f} us"
+            out.print(f"{key:>16}: {value}")
+    if result["memory"]:
+        m = result["memory"]
+        out.print(f"{'memory (MB)':>16}: init={m['init_mb']} overall={m['overall_mb']} "
+                  f"peak={m['peak_mb']}")
+    if result["delegation"]:
+        d = result["delegation"]
+        partial = " [yellow](partial)[/]" if d["partial"] else ""
+        out.print(f"{'delegation':>16}: {d['delegated_nodes']}/{d['total_nodes']} nodes "
+                  f"({d['delegate']}){partial}")
+
+
+def _device_options(f):
+    # The device layer's shared decorator (cli/device.py) replaces these once it exists.
+    f = click.option("--device", "-s", "device", envvar="ANDROID_SERIAL",
+                     help="Device serial, 'all' attached devices, or 'host'.")(f)
+    return f
+
+
+@bench.command("run")
+@click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@_device_options
+@click.option("--threads", default="1", show_default=True, help="Thread counts, e.g. 1,2,4.")
+@click.option("--delegate", default="cpu", show_default=True,
+              help="Delegates: cpu,xnnpack,gpu,nnapi (comma separated).")
+@click.option("--runner", type=click.Choice(["benchmark_model", "app"]),
+              default="benchmark_model", show_default=True)
+@click.option("--benchmark-binary", type=click.Path(dir_okay=False), envvar="HANDLITE_BENCHMARK_BINARY",
+              help="Android build of benchmark_model (pushed once, kept by hash).")
+@click.option("--package", default="org.handlite.app", show_default=True,
+              help="The app runner's package.")
+@click.option("--runs", default=50, show_default=True, type=click.IntRange(1))
+@click.option("--warmup", default=5, show_default=True, type=click.IntRange(0))
+@click.option("--min-secs", default=0.0, show_default=True, type=click.FloatRange(0))
+@click.option("--out", "out_file", type=click.Path(dir_okay=False),
+              help="Append one JSONL record per cell here.")
+@click.option("--resume", is_flag=True, help="Skip cells --out already holds as ok.")
+@click.option("--cooldown", default=60.0, show_default=True, type=click.FloatRange(0),
+              help="Seconds between cells on a device.")
+@click.option("--thermal-threshold", default=45.0, show_default=True,
+              help="Wait before a cell until the hottest zone is below this (deg C).")
+@click.option("--max-wait", default=300.0, show_default=True, type=click.FloatRange(0),
+              help="Longest thermal wait (s); then measure and flag `thermal`.")
+@click.option("--repeats", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--max-spread", default=0.10, show_default=True, type=click.FloatRange(0),
+              help="Flag `repeat_spread` when repeats differ by more (relative).")
+@click.option("--pin-big-cores", is_flag=True, help="taskset the tool to the fastest cluster.")
+@json_option
+def run_cmd(models, device, threads, delegate, runner, benchmark_binary, package, runs, warmup,
+            min_secs, out_file, resume, cooldown, thermal_threshold, max_wait, repeats,
+            max_spread, pin_big_cores, as_json) -> None:
+    """Benchmark MODELS on --device (every model x threads x delegate)."""
+    from handlite.errors import UsageError
+    thread_list = parse_int_list(threads, "--threads") or [1]
+    delegates = parse_str_list(delegate) or ["cpu"]
+    if device == "host":
+        _run_host(models, thread_list, delegates, runs, warmup, min_secs, out_file, as_json)
+        return
+    if not device:
+        raise UsageError("no device given", hint="--device SERIAL, 'all', or 'host'")
+    from pathlib import Path
+
+    from handlite.bench.adb import open_devices
+    from handlite.bench.hygiene import HygieneSettings
+    from handlite.bench.runners import RunSettings, make_runner
+    from handlite.bench.sweep import SweepPlan, run_sweep
+    plan = SweepPlan(
+        models=[Path(m) for m in models], threads=thread_list, delegates=delegates,
+        runner=make_runner(runner, benchmark_binary, package),
+        settings=RunSettings(runs=runs, warmup=warmup, min_secs=min_secs),
+        hygiene=HygieneSettings(threshold_c=thermal_threshold, max_wait_s=max_wait,
+                                cooldown_s=cooldown, repeats=repeats, max_spread=max_spread),
+        out=Path(out_file) if out_file else None, resume=resume, pin_big_cores=pin_big_cores)
+    cells = plan.cells()  # checks the model files before touching a device
+    devices = open_devices(device)
+    with progress() as bar:
+        tasks = {d.serial: bar.add_task(d.serial, total=len(cells)) for d in devices}
+
+        def on_event(serial, kind, info):
+            task = tasks[serial]
+            cell = info.get("cell")
+            what = f"{cell.model.name} {cell.delegate} t{cell.threads}" if cell else ""
+            if kind == "cell":
+                bar.update(task, description=f"{serial}: {what}")
+            elif kind in ("done", "skip", "fail"):
+                bar.advance(task)
+                if kind == "fail":
+                    err.print(f"[red]failed[/] {serial} {what}: {info.get('error')}")
+                elif kind == "done":
+                    fps = info["record"]["stats"].get("fps")
+                    bar.update(task, description=f"{serial}: {what} "
+                               f"{'' if fps is None else f'{fps:.1f} fps'}")
+            elif kind == "wait":
+                bar.update(task, description=f"{serial}: {info['message']}")
+
+        result = run_sweep(plan, devices, on_event)
+    _render(result.records, as_json, {"out": out_file, "skipped": result.skipped,
+                                       "wall_s": result.wall_s, "device_s": result.device_s})
+    if result.failed:
+        raise click.exceptions.Exit(1)
+
+
+def _render(records, as_json, extra) -> None:
+    if as_json:
+        emit_json({**extra, "records": records})
+        return
+    from handlite.report import results_tables
+    for table in results_tables(records):
+        human(as_json).print(table)
+    if extra.get("skipped"):
+        err.print(f"skipped {extra['skipped']} cell(s) already in {extra.get('out')}")
+
+
+def _run_host(models, threads, delegates, runs, warmup, min_secs, out_file, as_json) -> None:
+    from handlite.errors import UsageError
+    if delegates not in (["cpu"], ["xnnpack"]):
+        raise UsageError("the host benchmark runs the CPU (XNNPACK) kernels only")
+    try:
+        from handlite.bench.host import run_host_bench
+    except ImportError as exc:
+        raise UsageError(f"the host benchmark is not available in this build ({exc})") \
+            from None
+    from handlite.bench.store import append_record
+    with progress() as bar:
+        records = run_host_bench(list(models), threads, runs, warmup, min_secs, bar)
+    if out_file:
+        for record in records:
+            append_record(out_file, record)
+    _render(records, as_json, {"out": out_file})
+    if any(r.get("status") != "ok" for r in records):
+        raise click.exceptions.Exit(1)

@@ -1,0 +1,96 @@
+"""`handlite results`: show, compare, plot and export benchmark records (JSONL)."""
+
+from __future__ import annotations
+
+import click
+
+from handlite.cli.common import emit_json, err, human, json_option, out
+
+
+def _read(path: str) -> list[dict]:
+    from handlite.bench.store import read_records
+    return read_records(path, warn=lambda m: err.print(f"[yellow]warning:[/] {m}"))
+
+
+@click.group()
+def results() -> None:
+    """Benchmark results (handlite.bench/1 JSONL): show, compare, plot, export."""
+
+
+@results.command("show")
+@click.argument("file", type=click.Path(dir_okay=False))
+@json_option
+def show(file: str, as_json: bool) -> None:
+    """Tables of FILE's records, one per device/host."""
+    records = _read(file)
+    if as_json:
+        emit_json({"file": file, "records": records})
+        return
+    from handlite.report import results_tables
+    for table in results_tables(records):
+        out.print(table)
+    failed = sum(r["status"] != "ok" for r in records)
+    out.print(f"{len(records)} records, {failed} failed")
+
+
+@results.command("compare")
+@click.argument("old", type=click.Path(dir_okay=False))
+@click.argument("new", type=click.Path(dir_okay=False))
+@click.option("--threshold", default="5%", show_default=True,
+              help="Slower than this (relative median latency) is a regression.")
+@json_option
+def compare_cmd(old: str, new: str, threshold: str, as_json: bool) -> None:
+    """Compare NEW against OLD cell by cell; exit 1 when a cell regressed."""
+    from handlite.bench.compare import compare, parse_threshold
+    from handlite.errors import RegressionFound
+    result = compare(_read(old), _read(new), parse_threshold(threshold))
+    if as_json:
+        emit_json(result)
+    else:
+        from handlite.report import compare_table
+        human(as_json).print(compare_table(result))
+        for key in result["only_old"]:
+            err.print(f"only in {old}: {' | '.join(map(str, key))}")
+        for key in result["only_new"]:
+            err.print(f"only in {new}: {' | '.join(map(str, key))}")
+    if result["regressions"]:
+        cells = "; ".join(f"{r['model']} {r['delegate']} t{r['threads']} on {r['target']} "
+                          f"{r['change'] * 100:+.1f}%" for r in result["regressions"])
+        raise RegressionFound(f"{len(result['regressions'])} cell(s) slower than "
+                              f"{result['threshold'] * 100:g}%: {cells}")
+    if not result["rows"]:
+        err.print("[yellow]warning:[/] the files share no cells")
+
+
+@results.command("plot")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for the PNG files.")
+@json_option
+def plot(file: str, out_dir: str, as_json: bool) -> None:
+    """fps per variant and device, and latency distributions, as PNG files."""
+    from handlite.report import plot_results
+    files = plot_results(_read(file), out_dir)
+    if as_json:
+        emit_json({"files": [str(f) for f in files]})
+    else:
+        for f in files:
+            out.print(f"wrote {f}")
+        if not files:
+            err.print("[yellow]warning:[/] no ok records to plot")
+
+
+@results.command("export")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--csv", "as_csv", is_flag=True, required=True, help="Export as CSV.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False),
+              help="Write here (atomically) instead of stdout.")
+def export(file: str, as_csv: bool, out_file: str | None) -> None:
+    """Records as CSV (one row per record, flat columns)."""
+    from handlite.bench.store import to_csv, write_text_atomic
+    text = to_csv(_read(file))
+    if out_file:
+        write_text_atomic(out_file, text)
+        err.print(f"wrote {out_file}")
+    else:
+        click.echo(text, nl=False)

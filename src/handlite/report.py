@@ -1,0 +1,144 @@
+"""Reports from benchmark records: rich tables and plots (matplotlib, Agg backend).
+
+Units: latencies in ms, throughput in fps. Shared by `handlite results` and the demo.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _target_label(record: Mapping[str, Any]) -> str:
+    t = record.get("target") or {}
+    name = t.get("model") or t.get("kind") or "?"
+    return f"{name} ({t.get('id')})"
+
+
+def _model_label(record: Mapping[str, Any]) -> str:
+    m = record.get("model") or {}
+    return m.get("variant") or m.get("name") or "?"
+
+
+def group_by_target(records: Iterable[Mapping[str, Any]]) -> dict[str, list]:
+    groups: dict[str, list] = defaultdict(list)
+    for r in records:
+        groups[_target_label(r)].append(r)
+    return dict(groups)
+
+
+def results_tables(records: Sequence[Mapping[str, Any]]) -> list[Table]:
+    """One table per target: a row per cell with median/p90/mean latency, fps and flags."""
+    tables = []
+    for label, rows in group_by_target(records).items():
+        table = Table(title=label, title_justify="left")
+        for col, just in (("model", "left"), ("runner", "left"), ("delegate", "left"),
+                          ("threads", "right"), ("median ms", "right"), ("p90 ms", "right"),
+                          ("mean ms", "right"), ("fps", "right"), ("status / flags", "left")):
+            table.add_column(col, justify=just)
+        rows = sorted(rows, key=lambda r: (_model_label(r), r["settings"].get("runner") or "",
+                                           r["settings"].get("delegate") or "",
+                                           r["settings"].get("threads") or 0))
+        for r in rows:
+            s = r.get("settings") or {}
+            stats = r.get("stats") or {}
+            lat = stats.get("pipeline") or stats.get("invoke") or {}
+            note = ", ".join(r.get("flags") or [])
+            if r.get("status") != "ok":
+                note = f"[red]failed[/]: {r.get('error')}"
+            table.add_row(_model_label(r), s.get("runner"), s.get("delegate"),
+                          _fmt(s.get("threads")), _fmt(lat.get("median_ms")),
+                          _fmt(lat.get("p90_ms")), _fmt(lat.get("mean_ms")),
+                          _fmt(stats.get("fps"), 1), note)
+        tables.append(table)
+    return tables
+
+
+def compare_table(result: Mapping[str, Any]) -> Table:
+    table = Table(title=f"threshold {result['threshold'] * 100:g}%", title_justify="left")
+    for col in ("target", "model", "runner", "delegate", "threads", "old ms", "new ms",
+                "change"):
+        table.add_column(col, justify="right" if "ms" in col or col in ("threads", "change")
+                         else "left")
+    for row in result["rows"]:
+        change = "—" if row["change"] is None else f"{row['change'] * 100:+.1f}%"
+        if row["regressed"]:
+            change = f"[red]{change}[/]"
+        table.add_row(str(row["target"]), str(row["model"]), str(row["runner"]),
+                      str(row["delegate"]), str(row["threads"]), _fmt(row["old_ms"]),
+                      _fmt(row["new_ms"]), change)
+    return table
+
+
+def plot_results(records: Sequence[Mapping[str, Any]], out_dir: str | Path) -> list[Path]:
+    """fps per variant and device (grouped bars), and latency distributions (box plots of the
+    raw samples where a record has them, else min/median/max ranges). Returns the files."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ok = [r for r in records if r.get("status") == "ok"]
+    written: list[Path] = []
+    if not ok:
+        return written
+
+    def cell_label(r: Mapping[str, Any]) -> str:
+        s = r["settings"]
+        return f"{_model_label(r)}\n{s.get('delegate')} t{s.get('threads')}"
+
+    targets = list(group_by_target(ok))
+    cells = sorted({cell_label(r) for r in ok})
+    fps = {(_target_label(r), cell_label(r)): r["stats"].get("fps") for r in ok}
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(cells) * max(1, len(targets))), 4.5))
+    width = 0.8 / max(1, len(targets))
+    for i, target in enumerate(targets):
+        xs = [j + i * width for j in range(len(cells))]
+        ys = [fps.get((target, c)) or 0.0 for c in cells]
+        ax.bar(xs, ys, width, label=target)
+    ax.set_xticks([j + width * (len(targets) - 1) / 2 for j in range(len(cells))])
+    ax.set_xticklabels(cells, fontsize=7)
+    ax.set_ylabel("fps (1000 / median ms)")
+    ax.set_title("Throughput per variant and device")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = out / "fps.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+
+    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(ok)), 4.5))
+    labels, data = [], []
+    for r in ok:
+        samples = (r.get("samples_ms") or {}).get("invoke") or []
+        inv = r["stats"].get("invoke") or {}
+        if not samples:
+            samples = [v for v in (inv.get("min_ms"), inv.get("median_ms") or inv.get("mean_ms"),
+                                   inv.get("max_ms")) if v is not None]
+        if samples:
+            labels.append(f"{cell_label(r)}\n{(r.get('target') or {}).get('model') or ''}")
+            data.append(samples)
+    ax.boxplot(data, showfliers=True)
+    ax.set_xticks(range(1, len(labels) + 1))
+    ax.set_xticklabels(labels, fontsize=6, rotation=45, ha="right")
+    ax.set_ylabel("invoke latency (ms)")
+    ax.set_title("Latency distributions")
+    fig.tight_layout()
+    path = out / "latency.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+    return written
