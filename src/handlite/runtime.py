@@ -26,7 +26,10 @@ invoked (the benchmark's invoke-only mode).
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,6 +203,25 @@ class Prediction:
         return doc
 
 
+@contextlib.contextmanager
+def _quiet_fd2():
+    """LiteRT's C++ side prints "INFO: Created TensorFlow Lite XNNPACK delegate" on fd 2 for
+    every interpreter; it would interleave with progress bars. Kept with --debug."""
+    if os.environ.get("HANDLITE_DEBUG"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _now() -> int:
     return time.perf_counter_ns()
 
@@ -281,8 +303,9 @@ class HandRuntime:
         _quiet.install()
         from ai_edge_litert.interpreter import Interpreter
         try:
-            interp = Interpreter(model_content=data, num_threads=self.threads)
-            interp.allocate_tensors()
+            with _quiet_fd2():
+                interp = Interpreter(model_content=data, num_threads=self.threads)
+                interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"{where}: LiteRT cannot load it: {first}") from exc

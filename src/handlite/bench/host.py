@@ -1,0 +1,241 @@
+"""Host benchmark: each model x thread count on this machine's CPU with ai-edge-litert.
+
+Units: ms per run; fps = 1000 / median pipeline time (invoke for foreign models).
+
+Method, per cell (one model at one thread count):
+- a fresh `HandRuntime` (LiteRT's default CPU path, which applies XNNPACK - recorded as
+  delegate "cpu", the same name the device runners use for the same path);
+- handlite models run the whole pipeline on a fixed frame: a synthetic hand (the data module's
+  renderer, deterministic) pasted into a 640 x 480 grey frame, cropped by a box 1.3x the input
+  size, so preprocessing does a real crop + resize. Preprocess, invoke and decode are timed
+  separately and their per-run sum is the pipeline sample;
+- foreign models (no handlite metadata) run invoke-only on random inputs of each input's own
+  dtype and shape;
+- `warmup` untimed runs (the first one's invoke is kept as `first_ms`), then timed runs until
+  both `runs` runs and `min_secs` seconds are reached;
+- the record carries the raw samples, the statistics of `bench.stats` (median, p90, p99, MAD,
+  outliers ...), the CPU model, core count, OS, runtime version, and the 1-minute load average
+  before and after (`hygiene`): a busy host shows there rather than hiding in a median.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from handlite.bench.stats import stats_from_samples
+from handlite.bench.store import make_record, make_settings, model_info
+from handlite.errors import HandliteError, UsageError
+
+FRAME_SHAPE = (480, 640, 3)
+#: the benchmark box is this many times the model's input size (a typical tracker margin)
+BOX_FACTOR = 1.3
+#: more outliers than this fraction of the timed runs flags the record
+OUTLIER_FLAG_FRACTION = 0.05
+
+Progress = Callable[[str, dict[str, Any]], None]
+
+
+def cpu_model() -> str | None:
+    """The CPU's marketing name (Linux /proc/cpuinfo, else platform.processor())."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.lower().startswith(("model name", "hardware", "cpu model")):
+                    return line.split(":", 1)[1].strip() or None
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def host_target() -> dict[str, Any]:
+    """The record's `target` block for this machine."""
+    from handlite.runtime import runtime_version
+    return {"kind": "host", "id": f"host:{socket.gethostname()}", "serial": None,
+            "model": platform.node() or None, "soc": None, "abi": platform.machine() or None,
+            "cpu": cpu_model(), "cores": os.cpu_count(),
+            "os": f"{platform.system()} {platform.release()}".strip(),
+            "runtime": {"name": "ai-edge-litert", "version": runtime_version()}}
+
+
+def bench_frame(size: int, seed: int = 0) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The fixed benchmark frame (H, W, 3) uint8 RGB and its hand box (x, y, w, h)."""
+    from handlite.data import synthetic
+
+    frame = np.full(FRAME_SHAPE, 128, np.uint8)
+    side = min(int(round(size * BOX_FACTOR)), min(FRAME_SHAPE[:2]))
+    hand = synthetic.sample(seed, 0, size=side).image
+    if hand.shape[:2] != (side, side):  # the renderer may round sizes; never crash on that
+        import cv2
+        hand = cv2.resize(hand, (side, side), interpolation=cv2.INTER_LINEAR)
+    y0 = (FRAME_SHAPE[0] - side) // 2
+    x0 = (FRAME_SHAPE[1] - side) // 2
+    frame[y0:y0 + side, x0:x0 + side] = hand
+    return frame, (x0, y0, side, side)
+
+
+def _loadavg() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        return None
+
+
+class _Reporter:
+    """Adapts `progress` (None, a rich Progress, or a callback(event, info)) to one call."""
+
+    def __init__(self, progress: Any):
+        self._progress = progress
+        self._task = None
+
+    def start(self, label: str, total: int) -> None:
+        if hasattr(self._progress, "add_task"):
+            self._task = self._progress.add_task(label, total=total)
+        elif callable(self._progress):
+            self._progress("start", {"label": label, "total": total})
+
+    def advance(self, done: int, total: int) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, completed=done, total=total)
+        elif callable(self._progress) and not hasattr(self._progress, "add_task"):
+            self._progress("advance", {"done": done, "total": total})
+
+    def finish(self, record: dict[str, Any]) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, completed=self._progress.tasks[
+                self._progress.task_ids.index(self._task)].total)
+        elif callable(self._progress) and not hasattr(self._progress, "add_task"):
+            self._progress("done", {"record": record})
+
+
+def _time_cell(runtime, runs: int, warmup: int, min_secs: float,
+               report: _Reporter) -> tuple[dict[str, list[float]], dict[str, float | None]]:
+    """Warm up and time one loaded runtime; returns (samples by step, scalar extras)."""
+    pipeline = runtime.metadata is not None
+    if pipeline:
+        frame, box = bench_frame(runtime.input_size)
+        step = lambda: runtime.predict(frame, box=box).timings_ms  # noqa: E731
+    else:
+        runtime.fill_inputs()
+
+        def step() -> dict[str, float]:
+            t0 = time.perf_counter_ns()
+            runtime.invoke()
+            return {"invoke": (time.perf_counter_ns() - t0) / 1e6}
+
+    first = None
+    warm: list[float] = []
+    for i in range(warmup):
+        t = step()
+        if i == 0:
+            first = t["invoke"]
+        else:
+            warm.append(t["invoke"])
+    samples: dict[str, list[float]] = {"invoke": [], "preprocess": [], "decode": []}
+    start = time.perf_counter()
+    n = 0
+    while n < runs or time.perf_counter() - start < min_secs:
+        t = step()
+        for key, value in t.items():
+            samples[key].append(value)
+        n += 1
+        if n % 5 == 0 or n == runs:
+            report.advance(n, max(runs, n))
+    extras = {"init_ms": runtime.init_ms, "first_ms": first,
+              "warmup_mean_ms": float(np.mean(warm)) if warm else None}
+    return samples, extras
+
+
+def bench_cell(path: str | Path, threads: int, runs: int, warmup: int, min_secs: float,
+               progress: Any = None, target: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One `handlite.bench/1` record for `path` at `threads` (a failed record on error)."""
+    from handlite.runtime import HandRuntime
+
+    info = model_info(path)
+    target = target or host_target()
+    settings = make_settings("host", threads, "cpu", runs=runs, warmup=warmup,
+                             min_secs=min_secs)
+    report = _Reporter(progress)
+    report.start(f"{info['name']} t{threads}", runs)
+    load_before = _loadavg()
+    try:
+        runtime = HandRuntime(path, threads, require_metadata=False)
+        samples, extras = _time_cell(runtime, runs, warmup, min_secs, report)
+    except HandliteError as exc:
+        record = make_record(model=info, target=target, settings=settings, status="failed",
+                             error=str(exc))
+        report.finish(record)
+        return record
+    if runtime.metadata is not None:
+        pipe = [a + b + c for a, b, c in zip(samples["preprocess"], samples["invoke"],
+                                             samples["decode"])]
+        stats = stats_from_samples(samples["invoke"], samples["preprocess"], samples["decode"],
+                                   pipe, **extras)
+    else:
+        stats = stats_from_samples(samples["invoke"], **extras)
+    flags = []
+    inv = stats["invoke"]
+    if inv and inv["outliers"] > OUTLIER_FLAG_FRACTION * inv["count"]:
+        flags.append("outliers")
+    if runtime.metadata is None:
+        flags.append("invoke_only")
+    hygiene = {"loadavg_1m_before": load_before, "loadavg_1m_after": _loadavg(),
+               "cpu_count": os.cpu_count()}
+    record = make_record(model=info, target=target, settings=settings, stats=stats,
+                         samples_ms=samples, hygiene=hygiene, flags=flags)
+    report.finish(record)
+    return record
+
+
+def run_host_bench(models: Sequence[str | Path], threads: Sequence[int] = (1,), runs: int = 50,
+                   warmup: int = 5, min_secs: float = 0.0,
+                   progress: Any = None) -> list[dict[str, Any]]:
+    """Benchmark every model x thread count on this host; one record per cell, in order.
+
+    `progress` is None, a `rich.progress.Progress` (one task per cell), or a callback
+    `(event, info)` with events "start", "advance", "done". A cell that fails (e.g. a model
+    LiteRT cannot load) gives a `failed` record and the others still run.
+    """
+    if not models:
+        raise UsageError("no models to benchmark")
+    if runs <= 0:
+        raise UsageError(f"runs must be positive, got {runs}")
+    if warmup < 0:
+        raise UsageError(f"warmup must be >= 0, got {warmup}")
+    if min_secs < 0:
+        raise UsageError(f"min-secs must be >= 0, got {min_secs}")
+    threads = list(threads) or [1]
+    for t in threads:
+        if int(t) <= 0:
+            raise UsageError(f"threads must be positive, got {t}")
+    for m in models:
+        model_info(m)  # a missing file fails before any timing starts
+    target = host_target()
+    return [bench_cell(m, int(t), runs, warmup, min_secs, progress, target)
+            for m in models for t in threads]
+
+
+def summary_row(record: dict[str, Any]) -> dict[str, Any]:
+    """The numbers a table shows for one record (ms medians, fps), None where unknown."""
+    stats = record.get("stats") or {}
+
+    def med(key):
+        block = stats.get(key)
+        return None if not block else block.get("median_ms")
+
+    return {"model": record["model"]["name"], "variant": record["model"].get("variant"),
+            "threads": record["settings"]["threads"], "status": record["status"],
+            "preprocess_ms": med("preprocess"), "invoke_ms": med("invoke"),
+            "decode_ms": med("decode"), "pipeline_ms": med("pipeline"),
+            "p90_ms": (stats.get("pipeline") or stats.get("invoke") or {}).get("p90_ms"),
+            "fps": stats.get("fps"), "error": record.get("error")}
+
+
+__all__ = ["run_host_bench", "bench_cell", "host_target", "bench_frame", "summary_row"]
