@@ -311,10 +311,12 @@ class _Connection:
             stream = self._streams.get(arg1)
             if stream is None:
                 return
-            stream.feed(data)
             if self.device.faults.slow_okay:
                 time.sleep(self.device.faults.slow_okay)
+            # OKAY before the service sees the data: a reply must never overtake the OKAY
+            # (adb-shell waits for the OKAY and would lose a WRTE that came first).
             self.send(OKAY, arg1, arg0)
+            stream.feed(data)
         elif command == CLSE:
             with self._streams_lock:
                 stream = self._streams.pop(arg1, None)
