@@ -35,7 +35,7 @@ def test_sweep_two_variants_two_threads_gives_four_real_records(standin, tiny_mo
         assert inv["count"] == 5 and 0 < inv["min_ms"] <= inv["median_ms"] <= inv["max_ms"]
         assert r["stats"]["fps"] == pytest.approx(1000 / inv["median_ms"])
         assert r["target"]["model"] == "Pixel 7" and r["target"]["soc"] == "GS201"
-        assert r["hygiene"]["battery_before"]["level"] == 84
+        assert r["hygiene"]["battery"]["level"] == 84
         assert r["hygiene"]["thermal_before"]["zone"] == "BIG"
         assert r["hygiene"]["governors"]["policy6"] == "sched_pixel"
     assert events.count("done") == 4

@@ -244,7 +244,7 @@ def cooldown(settings: HygieneSettings, progress: Callable[[str], None] | None =
 
 
 def hygiene_block(before: dict[str, Any], after_hottest: dict[str, Any] | None,
-                  after_battery: dict[str, Any] | None, gate: dict[str, Any] | None,
+                  gate: dict[str, Any] | None,
                   settings: HygieneSettings, repeats: list[float] | None = None
                   ) -> tuple[dict[str, Any], list[str]]:
     """The record's `hygiene` block and the flags it implies (`thermal`, `repeat_spread`)."""
@@ -258,8 +258,7 @@ def hygiene_block(before: dict[str, Any], after_hottest: dict[str, Any] | None,
             hot_after is not None and hot_after >= settings.threshold_c):
         flags.append("thermal")
     block = {
-        "battery_before": before.get("battery"),
-        "battery_after": after_battery,
+        "battery": before.get("battery"),
         "thermal_before": before.get("hottest"),
         "thermal_after": after_hottest,
         "thermal_status": before.get("thermal_status"),

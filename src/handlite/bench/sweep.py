@@ -13,6 +13,7 @@ benchmark commands (what `benchmarks/sweep_overhead.py` compares).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -66,13 +67,13 @@ def device_target(device: Device, snap: dict[str, Any], runtime: dict[str, Any])
     """The record's `target` block for an Android device (one getprop round trip)."""
     keys = ("ro.product.model", "ro.soc.model", "ro.board.platform", "ro.product.cpu.abilist",
             "ro.build.version.release", "ro.build.version.sdk", "ro.hardware")
-    script = "; ".join(f"echo {k}=$(getprop {k})" for k in keys)
-    _, out = sh(device, script)
+    # one `getprop` listing, not one call per key: each call costs a process on the phone
+    _, listing = sh(device, "getprop")
     props = {}
-    for line in out.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key in keys:
-            props[key] = value.strip() or None
+    for line in listing.splitlines():
+        match = re.match(r"\[([^\]]+)\]:\s*\[(.*)\]\s*$", line.strip())
+        if match and match.group(1) in keys:
+            props[match.group(1)] = match.group(2).strip() or None
     release, sdk = props.get("ro.build.version.release"), props.get("ro.build.version.sdk")
     cores = sum(len(c["cpus"]) for c in snap.get("clusters") or []) or None
     return {"kind": "android", "id": device.serial, "serial": device.serial,
@@ -107,6 +108,8 @@ class _DeviceWorker:
         self.skipped = 0
         self.device_s = 0.0
         self.serial = device.serial
+        self.snap: dict[str, Any] = {}
+        self._next_before: dict[str, Any] | None = None
 
     def _shell(self, command: str) -> str:
         return sh(self.device, command)[1]
@@ -137,7 +140,7 @@ class _DeviceWorker:
         self.emit(self.serial, "start", {"cells": len(self.cells)})
         target = self._fallback_target()
         try:
-            snap = hyg.snapshot(self._shell)
+            snap = self.snap = hyg.snapshot(self._shell)
             plan.runner.prepare(self.device)
             runtime = {"name": plan.runner.name,
                        "version": getattr(plan.runner, "sha", None) and
@@ -182,8 +185,14 @@ class _DeviceWorker:
     def _run_cell(self, cell: Cell, model: dict, target: dict,
                   settings: RunSettings) -> dict[str, Any]:
         plan = self.plan
-        before = hyg.snapshot(self._shell)
-        gate = hyg.thermal_gate(lambda: hyg.hottest_now(self._shell), plan.hygiene,
+        # per cell only the cheap readings (battery, thermal zones); governors and the
+        # thermal service status come from the device's first snapshot
+        light = self._next_before or hyg.snapshot(self._shell, full=False)
+        self._next_before = None
+        before = {**self.snap, "battery": light["battery"], "hottest": light["hottest"]}
+        readings = iter([before["hottest"]])
+        gate = hyg.thermal_gate(lambda: next(readings, None) or hyg.hottest_now(self._shell),
+                                plan.hygiene,
                                 lambda m: self.emit(self.serial, "wait", {"message": m}))
         parity_input = plan.parity.input_for(cell) if plan.parity is not None else None
         results: list[RunResult] = []
@@ -192,11 +201,15 @@ class _DeviceWorker:
             self.device_s += result.device_s
             results.append(result)
         after = hyg.snapshot(self._shell, full=False)
+        after_hottest = after["hottest"]
+        if plan.hygiene.cooldown_s == 0:
+            # nothing happens before the next cell: this reading is also its "before"
+            self._next_before = after
         values = [_repeat_value(r) for r in results]
         # keep the repeat whose result is the median one: a real measurement, not a blend
         order = sorted(range(len(results)), key=lambda i: (values[i] is None, values[i] or 0))
         chosen = results[order[(len(order) - 1) // 2]]
-        block, flags = hyg.hygiene_block(before, after["hottest"], after["battery"], gate,
+        block, flags = hyg.hygiene_block(before, after_hottest, gate,
                                          plan.hygiene,
                                          values if len(values) > 1 else None)
         flags += chosen.flags + hyg.delegation_flags(chosen.delegation)
