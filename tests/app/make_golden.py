@@ -4,8 +4,9 @@ Writes into android_app/core/src/test/resources/golden/ (or --out DIR):
 - `<name>.f32`: heatmaps (H, W, C) as little-endian float32, row-major, channel-last;
 - `index.json`: per case the file, shape, stride, decode settings and the keypoints (K, 2)
   in input pixels and scores (K,) that `handlite.codec.HeatmapCodec.decode` returns (null for
-  a non-finite value), plus latency samples with the `handlite.bench.stats.latency_stats`
-  block they give;
+  a non-finite value); latency samples with the `handlite.bench.stats.latency_stats` block
+  they give; and crops of `image_37x29.rgb` (uint8 RGB) with the crop window and the resized
+  pixels `pre_<name>.u8` that the host runtime (`square_crop`, `extract_crop`) produces;
 - with --model: `tiny_model.tflite`, a small converted model (16x16x3 -> 4x4x22) carrying
   `handlite` metadata written by `handlite.metadata.embed_metadata`, and `tiny_model.json`,
   the exact JSON stored. Needs TensorFlow; run it only when
@@ -306,6 +307,40 @@ def _file_cases(file: str, maps: np.ndarray, notes: dict) -> list[dict] | None:
         return None
 
 
+#: (name, box (x, y, w, h) or None for the whole image, scale, input size, left hand)
+PREPROCESS = [
+    ("inside_down", (5, 4, 20, 18), 1.0, 16, False),
+    ("upscale", (10, 10, 7, 5), 1.0, 24, False),
+    ("partly_outside", (-6, 20, 16, 16), 1.3, 16, False),
+    ("whole_image", None, 1.0, 16, False),
+    ("left_mirrored", (8, 6, 14, 14), 1.0, 16, True),
+    ("half_size", (0, 0, 32, 32), 1.0, 16, False),
+]
+
+
+def _preprocess_cases(out: Path, rng: np.random.Generator) -> dict:
+    """A small RGB image and the host runtime's crops of it (before normalisation)."""
+    from handlite.runtime import extract_crop, square_crop
+
+    h, w = 29, 37
+    yy, xx = np.mgrid[0:h, 0:w]
+    image = np.stack([7 * xx, 8 * yy, 128 + 40 * np.sin(xx / 3.0)], axis=-1)
+    image = np.clip(image + rng.integers(-20, 21, image.shape), 0, 255).astype(np.uint8)
+    (out / "image_37x29.rgb").write_bytes(image.tobytes())
+    cases = []
+    for name, box, scale, size, left in PREPROCESS:
+        crop = square_crop(image.shape, size, box, scale)
+        resized = extract_crop(image, crop, DEFAULTS.normalization.pad_value).copy()
+        if left:
+            resized = resized[:, ::-1]
+        (out / f"pre_{name}.u8").write_bytes(np.ascontiguousarray(resized).tobytes())
+        cases.append({"name": name, "box": None if box is None else list(box), "scale": scale,
+                      "size": size, "left": left, "file": f"pre_{name}.u8",
+                      "crop": {"x0": crop.x0, "y0": crop.y0, "side": crop.side}})
+    return {"image": "image_37x29.rgb", "width": w, "height": h,
+            "pad_value": DEFAULTS.normalization.pad_value, "cases": cases}
+
+
 def build(out: Path) -> dict:
     """Write every .f32 file and index.json into `out`; returns the index.
 
@@ -334,6 +369,7 @@ def build(out: Path) -> dict:
         "tolerance": {"keypoints_px": 1e-4, "scores": 1e-5},
         "cases": [by_name[name] for name, _, _ in CASES],
         "stats": _stats_cases(np.random.default_rng([SEED, len(FILES)])),
+        "preprocess": _preprocess_cases(out, np.random.default_rng([SEED, len(FILES) + 1])),
     }
     (out / "index.json").write_text(json.dumps(index, indent=1, allow_nan=False) + "\n")
     return index

@@ -2,7 +2,10 @@ package org.handlite.core;
 
 import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
 
+import java.util.List;
+import java.util.Map;
 import org.junit.Test;
 
 public class PreprocessTest {
@@ -19,35 +22,61 @@ public class PreprocessTest {
         return Preprocess.argb(px, w, h);
     }
 
-    private static float unnorm(float v) {
-        return v * 127.5f + 127.5f;
+    /** Crops of a test image must equal the host runtime's (square_crop + extract_crop). */
+    @Test
+    @SuppressWarnings("unchecked")
+    public void cropsMatchTheHostRuntime() throws Exception {
+        Map<String, Object> pre = Json.getObject(
+                Json.parseObject(Resources.text("golden/index.json")), "preprocess");
+        int w = Json.getInt(pre, "width", -1);
+        int h = Json.getInt(pre, "height", -1);
+        byte[] rgb = Resources.bytes("golden/" + pre.get("image"));
+        int[] argb = new int[w * h];
+        for (int i = 0; i < argb.length; i++) {
+            argb[i] = ((rgb[3 * i] & 0xff) << 16) | ((rgb[3 * i + 1] & 0xff) << 8) | (rgb[3 * i + 2] & 0xff);
+        }
+        Preprocess.Image image = Preprocess.argb(argb, w, h);
+        List<Object> cases = Json.getArray(pre, "cases");
+        assertTrue(cases.size() >= 5);
+        int pixels = 0;
+        int differing = 0;
+        for (Object o : cases) {
+            Map<String, Object> c = (Map<String, Object>) o;
+            String name = (String) c.get("name");
+            double[] box = Json.getDoubles(c, "box");
+            Preprocess.Box b = box == null ? Preprocess.Box.wholeImage(w, h)
+                    : Preprocess.Box.around((float) box[0], (float) box[1], (float) box[2],
+                            (float) box[3], (float) Json.getDouble(c, "scale", 1));
+            Map<String, Object> crop = Json.getObject(c, "crop");
+            assertEquals(name + " x0", Json.getInt(crop, "x0", 0), b.x0);
+            assertEquals(name + " y0", Json.getInt(crop, "y0", 0), b.y0);
+            assertEquals(name + " side", Json.getInt(crop, "side", 0), b.side);
+            int size = Json.getInt(c, "size", -1);
+            Preprocess p = new Preprocess(size, false, MEAN, MEAN, Json.getInt(pre, "pad_value", 128),
+                    "float32", Float.NaN, 0);
+            int[] got = p.crop(image, b, (Boolean) c.get("left"));
+            byte[] want = Resources.bytes("golden/" + c.get("file"));
+            assertEquals(name, want.length, got.length);
+            for (int i = 0; i < got.length; i++) {
+                if (got[i] != (want[i] & 0xff)) {
+                    differing++;
+                }
+                pixels++;
+            }
+        }
+        assertEquals(differing + " of " + pixels + " values differ from the host runtime's", 0, differing);
     }
 
     @Test
     public void theWholeSquareImageAtItsOwnSizeIsCopiedExactly() {
         Preprocess p = Preprocess.defaults(8);
-        float[] out = p.normalized(ramp(8, 8), Preprocess.Box.centered(8, 8), false);
+        float[] out = p.normalized(ramp(8, 8), Preprocess.Box.wholeImage(8, 8), false);
         for (int y = 0; y < 8; y++) {
             for (int x = 0; x < 8; x++) {
                 int o = (y * 8 + x) * 3;
-                assertEquals(10 * x + y, unnorm(out[o]), 1e-4);
-                assertEquals(100 + y, unnorm(out[o + 1]), 1e-4);
-                assertEquals(200, unnorm(out[o + 2]), 1e-4);
-            }
-        }
-    }
-
-    @Test
-    public void halvingSamplesBetweenPixels() {
-        // 8 -> 4: input pixel u samples x = -0.5 + (u + 0.5) * 2 = 2u + 0.5, the centre of a
-        // 2x2 block, so bilinear gives the block's mean
-        Preprocess p = Preprocess.defaults(4);
-        float[] out = p.normalized(ramp(8, 8), Preprocess.Box.centered(8, 8), false);
-        for (int v = 0; v < 4; v++) {
-            for (int u = 0; u < 4; u++) {
-                int o = (v * 4 + u) * 3;
-                assertEquals(10 * (2 * u + 0.5f) + (2 * v + 0.5f), unnorm(out[o]), 1e-4);
-                assertEquals(100 + 2 * v + 0.5f, unnorm(out[o + 1]), 1e-4);
+                assertEquals((10 * x + y - 127.5f) / 127.5f, out[o], 1e-7);
+                assertEquals((100 + y - 127.5f) / 127.5f, out[o + 1], 1e-7);
+                assertEquals((200 - 127.5f) / 127.5f, out[o + 2], 1e-7);
             }
         }
     }
@@ -55,48 +84,60 @@ public class PreprocessTest {
     @Test
     public void outsideTheImageIsThePadValue() {
         Preprocess p = Preprocess.defaults(4);
-        float[] out = p.normalized(ramp(8, 8), new Preprocess.Box(100f, 100f, 8f), false);
-        for (float v : out) {
-            assertEquals((128 - 127.5f) / 127.5f, v, 1e-7);
+        int[] out = p.crop(ramp(8, 8), new Preprocess.Box(100, 100, 8), false);
+        for (int v : out) {
+            assertEquals(128, v);
         }
-        // a box half outside: the left column of the crop mixes pad and pixels
-        float[] edge = p.normalized(ramp(8, 8), new Preprocess.Box(0f, 3.5f, 4f), false);
-        // u = 0 samples x = -2 + 0.5 = -1.5 (all pad); u = 1 samples x = -0.5 (half pad)
-        assertEquals(128, unnorm(edge[0]), 1e-4);
-        float y = 3.5f - 2 + 0.5f; // v = 0 -> y = 2.0
-        assertEquals(0.5f * 128 + 0.5f * (10 * 0 + y), unnorm(edge[3]), 1e-4);
     }
 
     @Test
     public void mirroringFlipsColumnsAndKeypointsComeBack() {
         Preprocess p = Preprocess.defaults(6);
-        Preprocess.Box box = new Preprocess.Box(5.2f, 4.1f, 7.3f);
-        float[] plain = p.normalized(ramp(12, 9), box, false);
-        float[] mirrored = p.normalized(ramp(12, 9), box, true);
+        Preprocess.Box box = new Preprocess.Box(1, 0, 7);
+        int[] plain = p.crop(ramp(12, 9), box, false);
+        int[] mirrored = p.crop(ramp(12, 9), box, true);
         for (int v = 0; v < 6; v++) {
             for (int u = 0; u < 6; u++) {
                 for (int c = 0; c < 3; c++) {
-                    assertEquals(plain[(v * 6 + u) * 3 + c], mirrored[(v * 6 + 5 - u) * 3 + c], 1e-6);
+                    assertEquals(plain[(v * 6 + u) * 3 + c], mirrored[(v * 6 + 5 - u) * 3 + c]);
                 }
             }
         }
-        // input pixel u samples image x = left + (u + 0.5) * side / N; toImage inverts that
+        // the runtime's Crop.to_image: x = x0 - 0.5 + (u + 0.5) * side / N
         float[] xy = {2f, 3f};
         p.toImage(xy, box, false);
-        assertEquals(box.left() + 2.5f * 7.3f / 6, xy[0], 1e-5);
-        assertEquals(box.top() + 3.5f * 7.3f / 6, xy[1], 1e-5);
+        assertEquals(1 - 0.5f + 2.5f * 7f / 6, xy[0], 1e-5);
+        assertEquals(-0.5f + 3.5f * 7f / 6, xy[1], 1e-5);
         float[] m = {5f - 2f, 3f}; // the same point seen in the mirrored crop
         p.toImage(m, box, true);
         assertEquals(xy[0], m[0], 1e-5);
         assertEquals(xy[1], m[1], 1e-5);
+        // a crop pixel centre lands on the centre of the image pixel it came from
+        Preprocess same = Preprocess.defaults(7);
+        float[] centre = {4f, 0f};
+        same.toImage(centre, box, false);
+        assertEquals(5f, centre[0], 1e-6);
+        assertEquals(0f, centre[1], 1e-6);
     }
 
     @Test
     public void bgrModelsGetSwappedChannels() {
         Preprocess p = new Preprocess(2, true, MEAN, MEAN, 128, "float32", Float.NaN, 0);
-        float[] out = p.normalized(ramp(2, 2), Preprocess.Box.centered(2, 2), false);
-        assertEquals(200, unnorm(out[0]), 1e-4); // B first
-        assertEquals(0, unnorm(out[2]), 1e-4); // R last: pixel (0, 0) has R = 0
+        float[] out = p.normalized(ramp(2, 2), Preprocess.Box.wholeImage(2, 2), false);
+        assertEquals((200 - 127.5f) / 127.5f, out[0], 1e-7); // B first
+        assertEquals(-1f, out[2], 1e-7); // R last: pixel (0, 0) has R = 0
+    }
+
+    @Test
+    public void boxesSnapLikeTheRuntime() {
+        Preprocess.Box b = Preprocess.Box.around(10.2f, 20f, 30f, 10f, 1.25f); // side 37.5 -> 38
+        assertEquals(38, b.side);
+        assertEquals((int) Math.floor(10.2 + 15 - 19 + 0.5), b.x0);
+        assertEquals(6, b.y0); // 25 - 19 = 6
+        Preprocess.Box whole = Preprocess.Box.wholeImage(640, 480);
+        assertEquals(640, whole.side);
+        assertEquals(0, whole.x0);
+        assertEquals(-80, whole.y0);
     }
 
     @Test
@@ -119,10 +160,11 @@ public class PreprocessTest {
     }
 
     @Test
-    public void quantisationRoundsHalfToEvenAndClamps() {
+    public void quantisationRoundsHalfAwayFromZeroAndClamps() {
         Preprocess u8 = new Preprocess(1, false, MEAN, MEAN, 128, "uint8", 0.5f, 10);
-        assertArrayEquals(new byte[] {10, 10, 12, 12, 0, (byte) 255},
-                u8.quantize(new float[] {0f, 0.25f, 0.75f, 1.25f, -100f, 1000f})); // 0.5 -> 0, 1.5 -> 2, 2.5 -> 2
+        // 0.25 / 0.5 = 0.5 -> 1; 0.75 -> 1.5 -> 2; -0.25 -> -0.5 -> -1
+        assertArrayEquals(new byte[] {10, 11, 12, 9, 0, (byte) 255},
+                u8.quantize(new float[] {0f, 0.25f, 0.75f, -0.25f, -100f, 1000f}));
         Preprocess i8 = new Preprocess(1, false, MEAN, MEAN, 128, "int8", 1f / 128, 0);
         assertArrayEquals(new byte[] {-128, 127, 0, 64},
                 i8.quantize(new float[] {-1f, 1f, 0f, 0.5f}));
