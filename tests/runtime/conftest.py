@@ -18,6 +18,8 @@ from handlite.keypoints import NUM_KEYPOINTS
 SIZE = 64
 STRIDE = 4
 GROUPS = (range(0, 7), range(7, 14), range(14, 21))  # red, green, blue
+#: dot centres (x, y) used across the tests, on a 200 x 160 image
+CENTRES_TEST = [(50.3, 40.7), (90.0, 120.2), (130.6, 70.1)]
 
 
 def _dot_keras():

@@ -5,12 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import SIZE, dot_image, expected_keypoints
+from conftest import CENTRES_TEST as CENTRES, SIZE, dot_image, expected_keypoints
 from handlite.errors import InputError, ModelError, UsageError
 from handlite.keypoints import mirror_keypoints
 from handlite.runtime import Crop, HandRuntime, extract_crop, input_lut, square_crop
-
-CENTRES = [(50.3, 40.7), (90.0, 120.2), (130.6, 70.1)]
 
 
 # ------------------------------------------------------------------------ crop maths

@@ -1,0 +1,298 @@
+"""`handlite demo`: the main job on the shipped model, in one call.
+
+export every variant of the recipe table -> parity against Keras on the synthetic validation
+set -> accuracy of the host pipeline (PCK/AUC) on the same crops -> host benchmark of every
+variant -> one table, `report.md`, `results.jsonl` and plots in the output folder.
+
+Units: KB = 1024 bytes; ms per frame (median of the timed runs, whole pipeline: preprocess +
+invoke + decode); fps = 1000 / median; EPE in input pixels of the variant's own size; AUC over
+PCK thresholds 0..30 px (hand3d convention, `metrics.py`).
+
+Budget: the demo must finish in a few minutes on a 2-core machine, so it runs `count` parity
+crops (default 64) and `runs` timed runs per variant (default 30 after 5 warm-up runs) at one
+thread; `report.md` states these numbers. `benchmarks/host_bench.py` is the careful
+measurement.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from handlite.errors import CheckFailed, ModelError
+
+DEFAULT_MODEL = "models/handlite_synth.keras"
+DEFAULT_OUT = "build/demo"
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class DemoSettings:
+    count: int = 64  # parity / accuracy crops per size
+    runs: int = 30  # timed runs per variant
+    warmup: int = 5
+    threads: int = 1
+    data: str = "synth"
+
+
+@dataclass
+class DemoReport:
+    model: str
+    out_dir: str
+    settings: DemoSettings
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "out_dir": self.out_dir, "ok": self.ok,
+                "settings": vars(self.settings), "rows": self.rows,
+                "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
+                "files": self.files, "failures": self.failures}
+
+
+def _accuracy(paths: dict[str, Path], data: str, count: int, threads: int,
+              keras_model) -> tuple[dict[str, dict], dict[int, dict]]:
+    """keypoint_metrics of each variant through the host runtime, and of Keras per size."""
+    from handlite.codec import HeatmapCodec
+    from handlite.metrics import keypoint_metrics
+    from handlite.model import rebuild
+    from handlite.runtime import HandRuntime
+    from handlite.samples import load_samples, normalize
+
+    per_variant: dict[str, dict] = {}
+    keras_metrics: dict[int, dict] = {}
+    samples_by_size = {}
+    for name, path in paths.items():
+        runtime = HandRuntime(path, threads)
+        size = runtime.input_size
+        if size not in samples_by_size:
+            samples = load_samples(data, size, count)
+            if not samples.has_labels:
+                raise ModelError(f"data {data!r} has no labels to measure accuracy on")
+            samples_by_size[size] = samples
+            net = keras_model if keras_model.input_shape[1] == size else rebuild(keras_model,
+                                                                                  size)
+            maps = np.asarray(net.predict(normalize(samples.images), batch_size=16, verbose=0))
+            codec = HeatmapCodec(size, size // maps.shape[1])
+            kp, _ = codec.decode(maps)
+            keras_metrics[size] = keypoint_metrics(kp, samples.keypoints, samples.visible)
+        samples = samples_by_size[size]
+        # each crop is already S x S: the whole-image square is the crop itself (no resize)
+        pred = np.stack([runtime.predict(img).keypoints for img in samples.images])
+        per_variant[name] = keypoint_metrics(pred, samples.keypoints, samples.visible)
+    return per_variant, keras_metrics
+
+
+def _plots(out: Path, rows: list[dict], accuracy: dict[str, dict],
+           keras_metrics: dict[int, dict], records: list[dict]) -> dict[str, str]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from handlite.metrics import plot_pck
+
+    files = {}
+    ok = [r for r in records if r["status"] == "ok"]
+    if ok:
+        fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110)
+        labels = [r["model"]["variant"] or r["model"]["name"] for r in ok]
+        steps = ("preprocess", "invoke", "decode")
+        bottom = np.zeros(len(ok))
+        colours = {"preprocess": "#8da0cb", "invoke": "#fc8d62", "decode": "#66c2a5"}
+        for step in steps:
+            vals = np.array([(r["stats"].get(step) or {}).get("median_ms") or 0.0 for r in ok])
+            ax.bar(labels, vals, bottom=bottom, label=f"{step} (median)", color=colours[step])
+            bottom += vals
+        p90 = [(r["stats"].get("pipeline") or {}).get("p90_ms") for r in ok]
+        ax.scatter(labels, [v or 0 for v in p90], marker="_", s=300, color="black",
+                   label="pipeline p90", zorder=3)
+        ax.set_ylabel("ms per frame")
+        t = ok[0]["settings"]["threads"]
+        ax.set_title(f"Host latency per variant ({ok[0]['target'].get('cpu')}, {t} thread)")
+        ax.tick_params(axis="x", labelrotation=30)
+        ax.legend(fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+        fig.tight_layout()
+        path = out / "latency.png"
+        fig.savefig(path)
+        plt.close(fig)
+        files["latency_plot"] = str(path)
+    for size in sorted(keras_metrics):
+        curves = {f"keras {size}": keras_metrics[size]}
+        curves.update({name: m for name, m in accuracy.items() if name.startswith(f"{size}_")})
+        path = out / f"pck_{size}.png"
+        plot_pck(curves, path, title=f"PCK on synthetic validation crops, {size} px")
+        files[f"pck_plot_{size}"] = str(path)
+    return files
+
+
+def _rows(results, parity_by_name, accuracy, records_by_name) -> list[dict[str, Any]]:
+    rows = []
+    for r in results:
+        if not r.ok:
+            continue
+        rec = records_by_name.get(r.variant)
+        stats = (rec or {}).get("stats") or {}
+        pipe = stats.get("pipeline") or {}
+        par = parity_by_name.get(r.variant)
+        acc = accuracy.get(r.variant) or {}
+        rows.append({
+            "variant": r.variant, "file": r.file, "kb": round(r.bytes / 1024, 1),
+            "parity_epe_px": None if par is None else par.keypoint_epe_mean_px,
+            "parity_passed": None if par is None else par.passed,
+            "auc": acc.get("auc"), "epe_px": acc.get("epe_mean_px"),
+            "median_ms": pipe.get("median_ms"), "p90_ms": pipe.get("p90_ms"),
+            "invoke_ms": (stats.get("invoke") or {}).get("median_ms"),
+            "fps": stats.get("fps"), "speedup": None})
+    base = {row["variant"].split("_")[0]: row["median_ms"] for row in rows
+            if row["variant"].endswith("_float32")}
+    for row in rows:
+        ref = base.get(row["variant"].split("_")[0])
+        if ref and row["median_ms"]:
+            row["speedup"] = ref / row["median_ms"]
+    return rows
+
+
+def _fmt(v, spec=".2f"):
+    return "-" if v is None else format(v, spec)
+
+
+def markdown_table(rows: list[dict]) -> str:
+    lines = ["| variant | KB | parity EPE (px) | AUC | median ms | fps | speed-up vs float32 |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        passed = "" if r["parity_passed"] in (None, True) else " (fail)"
+        lines.append(f"| {r['variant']} | {r['kb']:.0f} | {_fmt(r['parity_epe_px'], '.3f')}"
+                     f"{passed} | {_fmt(r['auc'], '.3f')} | {_fmt(r['median_ms'])} | "
+                     f"{_fmt(r['fps'], '.0f')} | {_fmt(r['speedup'])}x |")
+    return "\n".join(lines)
+
+
+def _report_md(rep: DemoReport, target: dict | None, keras_metrics: dict[int, dict]) -> str:
+    s = rep.settings
+    cpu = (target or {}).get("cpu") or "unknown CPU"
+    cores = (target or {}).get("cores")
+    runtime = ((target or {}).get("runtime") or {})
+    lines = [
+        "# handlite demo", "",
+        f"Model `{rep.model}`, all variants exported to `{rep.out_dir}`.", "",
+        markdown_table(rep.rows), "",
+        "How these were measured:", "",
+        f"- host: {cpu}, {cores} cores, {runtime.get('name')} {runtime.get('version')}, "
+        f"{s.threads} thread(s);",
+        f"- latency: whole pipeline (crop + resize + normalise/quantise, invoke, decode) on a "
+        f"fixed 640x480 frame, {s.warmup} warm-up then {s.runs} timed runs per variant; "
+        f"median and fps = 1000 / median. These run counts keep the demo to a few minutes; "
+        f"`python benchmarks/host_bench.py` is the careful measurement;",
+        f"- parity EPE: mean keypoint distance between the TFLite variant and the Keras model "
+        f"on {s.count} synthetic validation crops (`handlite parity`), input pixels;",
+        f"- AUC: PCK over 0..30 px (hand3d convention) of the host pipeline's keypoints "
+        f"against the ground truth of the same crops"
+        + "".join(f"; Keras at {size}: {m['auc']:.3f}" for size, m in
+                  sorted(keras_metrics.items())) + ".",
+        "",
+        f"Wall time: {rep.seconds.get('total', 0):.0f} s (export "
+        f"{rep.seconds.get('export', 0):.0f} s, parity {rep.seconds.get('parity', 0):.0f} s, "
+        f"accuracy {rep.seconds.get('accuracy', 0):.0f} s, benchmark "
+        f"{rep.seconds.get('bench', 0):.0f} s).", ""]
+    for key, label in (("latency_plot", "Latency per variant"),):
+        if key in rep.files:
+            lines += [f"![{label}]({Path(rep.files[key]).name})", ""]
+    for key in sorted(k for k in rep.files if k.startswith("pck_plot_")):
+        lines += [f"![PCK]({Path(rep.files[key]).name})", ""]
+    if rep.failures:
+        lines += ["Failures:", ""] + [f"- {f}" for f in rep.failures] + [""]
+    return "\n".join(lines)
+
+
+def run_demo(model: str | Path = DEFAULT_MODEL, out: str | Path = DEFAULT_OUT,
+             settings: DemoSettings | None = None, say: Say | None = None,
+             bench_progress: Any = None) -> DemoReport:
+    """Export, parity, accuracy, host benchmark; writes report.md, results.jsonl, plots."""
+    from handlite.bench.host import run_host_bench
+    from handlite.bench.store import append_record, write_text_atomic
+    from handlite.export import export
+    from handlite.model import load_model
+    from handlite.parity import run_parity
+
+    settings = settings or DemoSettings()
+    say = say or (lambda _msg: None)
+    model = Path(model)
+    if not model.is_file():
+        raise ModelError(f"model file not found: {model}",
+                         hint="train one with `handlite train` or pass --model")
+    out = Path(out)
+    rep = DemoReport(str(model), str(out), settings)
+    t_all = time.perf_counter()
+
+    t0 = time.perf_counter()
+    keras_model = load_model(model)
+    say(f"exporting every variant of {model} to {out}")
+    exported = export(model, out, model=keras_model,
+                      on_done=lambda r: say(f"  {r.variant}: "
+                                            + (f"{r.bytes / 1024:.0f} KB in {r.seconds:.1f} s"
+                                               if r.ok else f"FAILED {r.error}")))
+    rep.seconds["export"] = time.perf_counter() - t0
+    rep.failures += [r.error or r.variant for r in exported.results if not r.ok]
+    good = [r for r in exported.results if r.ok]
+    if not good:
+        raise CheckFailed("no variant exported: " + "; ".join(rep.failures))
+    paths = {r.variant: out / r.file for r in good}
+
+    t0 = time.perf_counter()
+    say(f"parity against Keras on {settings.count} {settings.data} crops")
+    parity = run_parity(model, list(paths.values()), data=settings.data, count=settings.count)
+    rep.seconds["parity"] = time.perf_counter() - t0
+    parity_by_name = {r.variant: r for r in parity.results}
+    rep.failures += [f"parity {r.variant}: {'; '.join(r.failures)}" for r in parity.results
+                     if not r.passed]
+    write_text_atomic(out / "parity.json", _json(parity.to_dict()))
+
+    t0 = time.perf_counter()
+    say("accuracy of the host pipeline (PCK, AUC)")
+    accuracy, keras_metrics = _accuracy(paths, settings.data, settings.count, settings.threads,
+                                        keras_model)
+    rep.seconds["accuracy"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    say(f"host benchmark: {settings.warmup} warm-up + {settings.runs} runs per variant, "
+        f"{settings.threads} thread(s)")
+    records = run_host_bench(list(paths.values()), [settings.threads], settings.runs,
+                             settings.warmup, 0.0, bench_progress)
+    rep.seconds["bench"] = time.perf_counter() - t0
+    results_path = out / "results.jsonl"
+    if results_path.exists():
+        results_path.unlink()  # the demo's file describes this run only
+    for record in records:
+        append_record(results_path, record)
+    rep.failures += [f"bench {r['model']['name']}: {r['error']}" for r in records
+                     if r["status"] != "ok"]
+    by_name = {r["model"]["variant"]: r for r in records}
+
+    rep.rows = _rows(good, parity_by_name, accuracy, by_name)
+    rep.files = _plots(out, rep.rows, accuracy, keras_metrics, records)
+    rep.files.update({"results": str(results_path), "parity": str(out / "parity.json"),
+                      "manifest": exported.manifest})
+    rep.seconds["total"] = time.perf_counter() - t_all
+    report_path = out / "report.md"
+    rep.files["report"] = str(report_path)
+    write_text_atomic(report_path, _report_md(rep, records[0]["target"] if records else None,
+                                              keras_metrics))
+    return rep
+
+
+def _json(obj) -> str:
+    from handlite.cli.common import to_json
+    return to_json(obj) + "\n"
