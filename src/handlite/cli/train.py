@@ -1,0 +1,136 @@
+"""`handlite train` and `handlite evaluate`."""
+
+from __future__ import annotations
+
+import click
+
+from handlite.cli.common import emit_json, err, human, json_option, progress
+from handlite.config import DEFAULTS
+
+DATA_HELP = "Data spec: synth:DIR | cmu:DIR | rhd:DIR (evaluate also takes plain 'synth')."
+
+
+@click.command()
+@click.option("--data", "-d", required=True, help=DATA_HELP)
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False),
+              help="Model to write (.keras), rewritten after every epoch.")
+@click.option("--size", type=int, default=DEFAULTS.model.input_size, show_default=True,
+              help="Input size (multiple of 16).")
+@click.option("--epochs", type=int, default=200, show_default=True,
+              help="Total epochs (the paper trains 200).")
+@click.option("--batch", type=int, default=32, show_default=True)
+@click.option("--optimizer", type=click.Choice(["adadelta", "adam", "sgd"]), default="adadelta",
+              show_default=True, help="ADADELTA as in the paper.")
+@click.option("--lr", type=float, default=None,
+              help="Learning rate [default: adadelta 1.0, adam 0.001, sgd 0.01].")
+@click.option("--schedule", type=click.Choice(["constant", "cosine"]), default="constant",
+              show_default=True, help="Learning-rate schedule over all epochs.")
+@click.option("--sigma", type=float, default=DEFAULTS.codec.sigma, show_default=True,
+              help="Target Gaussian sigma in heatmap pixels.")
+@click.option("--val", default=None, help="Validation data spec (default: split --data).")
+@click.option("--val-split", type=float, default=0.05, show_default=True,
+              help="Share of --data held out for validation when --val is not given.")
+@click.option("--val-count", type=int, default=256, show_default=True,
+              help="At most this many validation hands.")
+@click.option("--steps-per-epoch", type=int, default=None,
+              help="Batches per epoch [default: one pass over the training hands].")
+@click.option("--limit", type=int, default=None, help="Read at most this many hands.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--no-augment", is_flag=True, help="Train on plain crops.")
+@click.option("--init", type=click.Path(dir_okay=False), default=None,
+              help="Start from this model's weights (any input size).")
+@click.option("--backbone-weights", type=click.Path(dir_okay=False), default=None,
+              help="Local Keras MobileNetV2 (no top) weights file for the encoder.")
+@click.option("--resume", is_flag=True, help="Continue the run in --run-dir (optimizer state "
+              "and epoch count included).")
+@click.option("--run-dir", type=click.Path(file_okay=False), default=None,
+              help="Checkpoint + CSV log folder [default: <out without .keras>.run/].")
+@json_option
+def train(data, out, size, epochs, batch, optimizer, lr, schedule, sigma, val, val_split,
+          val_count, steps_per_epoch, limit, seed, no_augment, init, backbone_weights, resume,
+          run_dir, as_json) -> None:
+    """Train the paper's network on DATA; checkpoints and a CSV log after every epoch."""
+    from handlite.train import TrainConfig, train as run_training
+
+    cfg = TrainConfig(data=data, out=out, size=size, epochs=epochs, batch=batch,
+                      optimizer=optimizer, lr=lr, schedule=schedule, sigma=sigma, val=val,
+                      val_split=val_split, val_count=val_count, steps_per_epoch=steps_per_epoch,
+                      limit=limit, seed=seed, augment=not no_augment, init=init,
+                      backbone_weights=backbone_weights, resume=resume, run_dir=run_dir)
+    with progress() as bar:
+        task = bar.add_task("training", total=None)
+
+        def report(event, payload):
+            if event == "start":
+                err.print(f"training at {payload['size']}: {payload['train_hands']} hands, "
+                          f"{payload['val_hands']} for validation, {payload['steps_per_epoch']}"
+                          f" steps/epoch, epochs {payload['initial_epoch'] + 1}.."
+                          f"{payload['epochs']}; run folder {payload['run_dir']}")
+                bar.update(task, total=payload["steps_per_epoch"], completed=0)
+            elif event == "batch":
+                bar.update(task, completed=payload["step"],
+                           description=f"loss {payload['loss']:.5f}")
+            elif event == "epoch":
+                err.print(_epoch_line(payload))
+                bar.update(task, completed=0)
+
+        summary = run_training(cfg, report)
+    if as_json:
+        emit_json(summary)
+    else:
+        human(as_json).print(f"trained {summary['epochs_run']} epochs in {summary['seconds']} s;"
+                             f" model: {summary['out']}")
+
+
+def _epoch_line(row: dict) -> str:
+    parts = [f"epoch {row['epoch']}", f"loss {row['loss']:.5f}"]
+    if "val_auc" in row:
+        parts += [f"val_loss {row['val_loss']:.5f}", f"val AUC {row['val_auc']:.3f}",
+                  f"median EPE {row['val_epe_median_px']:.2f} px"]
+    parts.append(f"{row['seconds']} s")
+    return ", ".join(parts)
+
+
+@click.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--data", "-d", default="synth", show_default=True, help=DATA_HELP)
+@click.option("--size", type=int, default=DEFAULTS.model.input_size, show_default=True,
+              help="Input size to rebuild the network at.")
+@click.option("--count", "-n", type=int, default=None,
+              help="Evaluate at most this many hands (the in-memory synth set: 256).")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="Write the PCK curve to this PNG.")
+@click.option("--per-keypoint", is_flag=True, help="Also print a per-keypoint table.")
+@json_option
+def evaluate(model, data, size, count, plot, per_keypoint, as_json) -> None:
+    """Keypoint accuracy of MODEL (.keras) on DATA (hand3d conventions: EPE, PCK, AUC)."""
+    from handlite.metrics import plot_pck
+    from handlite.train import evaluate as run_evaluate
+
+    result = run_evaluate(model, data, size=size, count=count)
+    if plot:
+        plot_pck({f"{size}x{size}": result}, plot, title=f"PCK on {data}")
+        result["plot"] = plot
+    if as_json:
+        emit_json(result)
+        return
+    from rich.table import Table
+
+    con = human(as_json)
+    table = Table(title=f"{model} on {data} at {size}x{size} ({result['hands']} hands)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in ("auc", "epe_mean_px", "epe_median_px", "pck_5px", "pck_10px", "pck_20px",
+                "pckh_auc", "pckh_0.5"):
+        if key in result:
+            table.add_row(key, f"{result[key]:.4f}")
+    con.print(table)
+    if per_keypoint:
+        kt = Table(title="per keypoint")
+        for col in ("keypoint", "EPE mean px", "EPE median px", "AUC", "count"):
+            kt.add_column(col, justify="right" if col != "keypoint" else "left")
+        for name, row in result["per_keypoint"].items():
+            kt.add_row(name, *(f"{row[k]:.2f}" if row[k] is not None else "-" for k in
+                               ("epe_mean_px", "epe_median_px", "auc")), str(row["count"]))
+        con.print(kt)
+    con.print(f"[dim]{result['convention']}[/dim]")

@@ -1,0 +1,201 @@
+"""Read hand data sets into one list of `HandRecord`s: CMU hand_labels folders (and handlite's
+synthetic hands, written in the same layout) and RHD folders.
+
+A record is one hand in one image: keypoints (21, 2) float32 in image pixels (OpenPose order),
+visible (21,) uint8, is_left, the hand centre, an optional head size (px), and `label_mask`
+(21,) uint8: which keypoints may be used as training targets (synthetic hands and RHD know
+every joint exactly, hidden ones included; CMU only its visible ones).
+
+Data specs name a source: `synth:DIR`, `cmu:DIR`, `rhd:DIR` (a bare DIR is read as CMU layout).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from handlite.errors import DataError, UsageError, choice_error
+from handlite.keypoints import NUM_KEYPOINTS, rhd_hand
+
+KINDS = ("synth", "cmu", "rhd")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+@dataclass(frozen=True)
+class HandRecord:
+    image_path: Path
+    keypoints: np.ndarray   # (21, 2) float32 image px
+    visible: np.ndarray     # (21,) uint8
+    is_left: bool
+    center: np.ndarray      # (2,) float32 image px: crop centre
+    head_size: float | None  # px, when the annotation has one
+    label_mask: np.ndarray  # (21,) uint8: keypoints usable as training targets
+    kind: str               # "synth" | "cmu" | "rhd"
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    """'cmu:/x' -> ('cmu', '/x'); a bare path -> ('cmu', path); 'synth' -> ('synth', '')."""
+    if not spec:
+        raise UsageError("empty data spec; use synth:DIR, cmu:DIR or rhd:DIR")
+    kind, sep, rest = spec.partition(":")
+    if not sep:
+        return ("synth", "") if spec == "synth" else ("cmu", spec)
+    if kind not in KINDS:
+        if len(kind) == 1:  # a Windows drive letter, not a kind
+            return "cmu", spec
+        raise choice_error("data kind", kind, KINDS)
+    return kind, rest
+
+
+def read_records(spec: str, limit: int | None = None) -> list[HandRecord]:
+    """All hands of a data spec (sorted, deterministic order), at most `limit`."""
+    kind, path = parse_spec(spec)
+    if not path:
+        raise UsageError(f"data spec {spec!r} needs a folder: {kind}:DIR")
+    root = Path(path)
+    if not root.is_dir():
+        raise DataError(f"data folder not found: {root}")
+    if kind == "rhd":
+        records = read_rhd(root, limit)
+    else:
+        records = read_cmu(root, limit, kind=kind)
+    if not records:
+        raise DataError(f"no annotated hands found in {root} (expected "
+                        f"{'anno_*.pickle + color/' if kind == 'rhd' else 'X.jpg + X.json'})")
+    return records
+
+
+# ---------------------------------------------------------------- CMU hand_labels layout
+def read_cmu(root: Path, limit: int | None = None, kind: str = "cmu") -> list[HandRecord]:
+    """Every `X.json` with a sibling image under `root` (recursively: `manual_train/` etc.)."""
+    records = []
+    for anno in sorted(root.rglob("*.json")):
+        image = next((anno.with_suffix(s) for s in IMAGE_SUFFIXES
+                      if anno.with_suffix(s).is_file()), None)
+        if image is None:
+            continue  # e.g. a summary JSON next to the data
+        records.append(parse_cmu_annotation(anno, image, kind))
+        if limit is not None and len(records) >= limit:
+            break
+    return records
+
+
+def parse_cmu_annotation(anno: Path, image: Path, kind: str = "cmu") -> HandRecord:
+    """One CMU hand_labels JSON -> HandRecord; DataError naming the file when malformed."""
+    try:
+        doc = json.loads(anno.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{anno}: not readable JSON ({exc})") from None
+    if not isinstance(doc, dict) or "hand_pts" not in doc:
+        raise DataError(f"{anno}: no 'hand_pts' entry")
+    try:
+        pts = np.asarray(doc["hand_pts"], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError(f"{anno}: 'hand_pts' is not a list of numbers") from None
+    if pts.shape != (NUM_KEYPOINTS, 3):
+        raise DataError(f"{anno}: 'hand_pts' must be 21 x [x, y, visible], got shape "
+                        f"{pts.shape}")
+    if not np.isfinite(pts).all():
+        raise DataError(f"{anno}: 'hand_pts' has non-finite values")
+    keypoints = pts[:, :2].astype(np.float32)
+    visible = (pts[:, 2] > 0).astype(np.uint8)
+    is_left = doc.get("is_left", 0)
+    if is_left not in (0, 1, True, False):
+        raise DataError(f"{anno}: 'is_left' must be 0 or 1, got {is_left!r}")
+    head = doc.get("head_size")
+    if head is not None:
+        if not isinstance(head, (int, float)) or not math.isfinite(head) or head <= 0:
+            raise DataError(f"{anno}: 'head_size' must be a positive number, got {head!r}")
+        head = float(head)
+    center = doc.get("hand_box_center")
+    if center is not None:
+        try:
+            center = np.asarray(center, dtype=np.float32).reshape(2)
+        except (TypeError, ValueError):
+            raise DataError(f"{anno}: 'hand_box_center' must be [x, y]") from None
+    else:
+        center = tight_box_center(keypoints, visible)
+    if not visible.any():
+        raise DataError(f"{anno}: no visible keypoint")
+    synthetic = kind == "synth" or (isinstance(doc.get("generator"), dict)
+                                    and doc["generator"].get("name") == "handlite.synthetic")
+    label_mask = np.ones(NUM_KEYPOINTS, np.uint8) if synthetic else visible.copy()
+    return HandRecord(image, keypoints, visible, bool(is_left), center, head, label_mask,
+                      "synth" if synthetic else kind)
+
+
+def tight_box(keypoints: np.ndarray, visible: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """(min xy, max xy) of the (visible) keypoints."""
+    pts = keypoints if visible is None or not np.any(visible) else keypoints[visible > 0]
+    return pts.min(axis=0), pts.max(axis=0)
+
+
+def tight_box_center(keypoints: np.ndarray, visible: np.ndarray | None = None) -> np.ndarray:
+    lo, hi = tight_box(keypoints, visible)
+    return ((lo + hi) / 2).astype(np.float32)
+
+
+# ---------------------------------------------------------------- RHD
+def read_rhd(root: Path, limit: int | None = None) -> list[HandRecord]:
+    """RHD: `anno_*.pickle` ({id: {'uv_vis': (42, 3), ...}}) + `color/%05d.png`, either in
+    `root` itself (e.g. `RHD_published_v2/evaluation`) or in its `training/` and `evaluation/`.
+
+    Each image has a left (0-20) and a right (21-41) hand; like hand3d's evaluation, the one
+    with more visible keypoints is the sample.
+    """
+    splits = [root] if list(root.glob("anno_*.pickle")) else [
+        root / s for s in ("training", "evaluation") if (root / s).is_dir()]
+    records: list[HandRecord] = []
+    for split in splits:
+        for anno_file in sorted(split.glob("anno_*.pickle")):
+            records.extend(_read_rhd_pickle(anno_file, split / "color", limit, len(records)))
+            if limit is not None and len(records) >= limit:
+                return records[:limit]
+    return records
+
+
+def _read_rhd_pickle(anno_file: Path, color: Path, limit, have) -> list[HandRecord]:
+    try:
+        with open(anno_file, "rb") as fh:
+            doc = pickle.load(fh)
+    except Exception as exc:  # pickle raises many types for a broken file
+        raise DataError(f"{anno_file}: not a readable RHD annotation pickle ({exc})") from None
+    if not isinstance(doc, dict):
+        raise DataError(f"{anno_file}: expected a dict of sample id -> annotation")
+    out = []
+    for sample_id in sorted(doc):
+        entry = doc[sample_id]
+        if not isinstance(entry, dict) or "uv_vis" not in entry:
+            raise DataError(f"{anno_file}: sample {sample_id!r} has no 'uv_vis'")
+        try:
+            uv = np.asarray(entry["uv_vis"], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"{anno_file}: sample {sample_id!r}: 'uv_vis' is not numeric"
+                            ) from None
+        if uv.shape != (2 * NUM_KEYPOINTS, 3) or not np.isfinite(uv).all():
+            raise DataError(f"{anno_file}: sample {sample_id!r}: 'uv_vis' must be a finite "
+                            f"(42, 3) array, got shape {uv.shape}")
+        image = color / f"{int(sample_id):05d}.png"
+        if not image.is_file():
+            raise DataError(f"{anno_file}: sample {sample_id!r}: image {image} not found")
+        n_left = int((uv[:NUM_KEYPOINTS, 2] > 0).sum())
+        n_right = int((uv[NUM_KEYPOINTS:, 2] > 0).sum())
+        side = "left" if n_left > n_right else "right"
+        hand = rhd_hand(uv, side)
+        keypoints = hand[:, :2].astype(np.float32)
+        visible = (hand[:, 2] > 0).astype(np.uint8)
+        if not visible.any():
+            continue
+        # RHD is rendered: every joint's projection is exact, hidden ones included
+        out.append(HandRecord(image, keypoints, visible, side == "left",
+                              tight_box_center(keypoints), None,
+                              np.ones(NUM_KEYPOINTS, np.uint8), "rhd"))
+        if limit is not None and have + len(out) >= limit:
+            break
+    return out

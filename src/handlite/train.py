@@ -1,0 +1,307 @@
+"""Train the paper's network on heatmap targets; evaluate a model on a data spec.
+
+Training (paper sec. 4): crops around the hand, the paper's augmentation, Gaussian targets for
+the 21 keypoints plus the background map, mean squared error over all K+1 = 22 maps, batch 32,
+ADADELTA by default. Each epoch ends with a validation pass that decodes keypoints with
+`HeatmapCodec` and logs PCK/AUC next to the losses in a CSV file, then checkpoints.
+
+Files of a run (`run_dir`, default `<out>.run/`):
+    state.keras   the compiled model with its optimizer state (what `--resume` continues)
+    log.csv       epoch, loss, val_loss, val_auc, val_epe_median_px, ... , lr, seconds
+    run.json      the configuration
+The model at `out` is the lean network (no optimizer state), rewritten after every epoch.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from handlite.codec import HeatmapCodec
+from handlite.config import DEFAULTS
+from handlite.errors import ModelError, UsageError, choice_error
+
+OPTIMIZERS = ("adadelta", "adam", "sgd")
+#: Learning rates when none is given. ADADELTA's 1.0 is Zeiler's formulation (the paper's
+#: Keras 2 default); Keras 3 defaults it to 0.001, which barely moves in a short run.
+DEFAULT_LR = {"adadelta": 1.0, "adam": 1e-3, "sgd": 1e-2}
+SCHEDULES = ("constant", "cosine")
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str
+    size: int = DEFAULTS.model.input_size
+    epochs: int = 200
+    batch: int = 32
+    optimizer: str = "adadelta"
+    lr: float | None = None
+    schedule: str = "constant"
+    sigma: float = DEFAULTS.codec.sigma
+    val: str | None = None
+    val_split: float = 0.05
+    val_count: int = 256
+    steps_per_epoch: int | None = None
+    seed: int = 0
+    augment: bool = True
+    init: str | None = None
+    backbone_weights: str | None = None
+    resume: bool = False
+    run_dir: str | None = None
+    limit: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    def check(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise choice_error("optimizer", self.optimizer, OPTIMIZERS)
+        if self.schedule not in SCHEDULES:
+            raise choice_error("learning-rate schedule", self.schedule, SCHEDULES)
+        for name in ("epochs", "batch", "val_count"):
+            if getattr(self, name) <= 0:
+                raise UsageError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.steps_per_epoch is not None and self.steps_per_epoch <= 0:
+            raise UsageError(f"steps per epoch must be positive, got {self.steps_per_epoch}")
+        if self.lr is not None and not self.lr > 0:
+            raise UsageError(f"learning rate must be positive, got {self.lr}")
+        if not 0 <= self.val_split < 1:
+            raise UsageError(f"validation split must be within [0, 1), got {self.val_split}")
+        if not str(self.out).endswith(".keras"):
+            raise UsageError(f"--out must name a .keras file, got {self.out}")
+        if self.init and self.resume:
+            raise UsageError("--init and --resume exclude each other: --resume continues the "
+                             "run in the run folder")
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
+
+    def paths(self) -> tuple[Path, Path]:
+        out = Path(self.out)
+        run = Path(self.run_dir) if self.run_dir else out.with_name(out.stem + ".run")
+        return out, run
+
+
+def _split(records, cfg: TrainConfig):
+    """(train, validation) records: --val if given, else a seeded share of the data."""
+    from handlite.data.sources import read_records
+
+    if cfg.val:
+        return records, read_records(cfg.val, limit=cfg.val_count)
+    n_val = min(cfg.val_count, int(round(len(records) * cfg.val_split)))
+    if n_val == 0:
+        return records, []
+    order = np.random.default_rng(cfg.seed + 7919).permutation(len(records))
+    val_idx = set(order[:n_val].tolist())
+    return ([r for i, r in enumerate(records) if i not in val_idx],
+            [records[i] for i in sorted(val_idx)])
+
+
+def _optimizer(cfg: TrainConfig, total_steps: int):
+    import keras
+
+    lr = cfg.learning_rate
+    if cfg.schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(total_steps, 1),
+                                                    alpha=0.02)
+    if cfg.optimizer == "adadelta":
+        return keras.optimizers.Adadelta(learning_rate=lr, rho=0.95, epsilon=1e-6)
+    if cfg.optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate=lr)
+    return keras.optimizers.SGD(learning_rate=lr, momentum=0.9, nesterov=True)
+
+
+def _save_atomic(model, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.keras")
+    model.save(str(tmp))
+    os.replace(tmp, path)
+
+
+def _lean_copy(model):
+    """The same network without optimizer state (what ships)."""
+    import keras
+
+    # clone_model keeps the compiled optimizer (and its slots in the saved file); a model
+    # rebuilt from the config does not
+    lean = keras.Model.from_config(model.get_config())
+    lean.set_weights(model.get_weights())
+    return lean
+
+
+def predict_keypoints(model, images_uint8: np.ndarray, codec: HeatmapCodec,
+                      batch: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N, S, S, 3) uint8 RGB crops -> (keypoints (N, K, 2) px, scores (N, K), maps)."""
+    from handlite.data.pipeline import normalize
+
+    maps = []
+    for i in range(0, len(images_uint8), batch):
+        x = normalize(images_uint8[i:i + batch])
+        maps.append(np.asarray(model(x, training=False)))
+    maps = np.concatenate(maps) if maps else np.zeros((0,) + codec.shape, np.float32)
+    kp, scores = codec.decode(maps)
+    return kp, scores, maps
+
+
+def _read_log(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _epoch_end(cfg: TrainConfig, codec: HeatmapCodec, val, out: Path, run: Path, report):
+    """A Keras callback: validation, CSV log row and checkpoints at the end of each epoch."""
+    import keras
+
+    class EpochEnd(keras.callbacks.Callback):
+        t0 = time.perf_counter()
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            row = {"epoch": epoch + 1, "loss": float((logs or {}).get("loss", math.nan))}
+            if val is not None:
+                row.update(validate(self.model, val, codec))
+            row["lr"] = float(np.asarray(self.model.optimizer.learning_rate))
+            row["seconds"] = round(time.perf_counter() - self.t0, 1)
+            _append_csv(run / "log.csv", row)
+            _save_atomic(self.model, run / "state.keras")
+            _save_atomic(_lean_copy(self.model), out)
+            report("epoch", row)
+
+    return EpochEnd()
+
+
+def _append_csv(path: Path, row: dict) -> None:
+    rows = _read_log(path)
+    fields = list(dict.fromkeys([*(rows[0].keys() if rows else []), *row.keys()]))
+    rows.append({k: row.get(k, "") for k in fields})
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def validate(model, val, codec: HeatmapCodec) -> dict:
+    """val = (images uint8, keypoints, visible, targets) -> val_loss and keypoint metrics."""
+    from handlite.metrics import keypoint_metrics
+
+    images, keypoints, visible, targets = val
+    pred, _, maps = predict_keypoints(model, images, codec)
+    m = keypoint_metrics(pred, keypoints, visible)
+    return {"val_loss": float(np.mean((maps - targets) ** 2)), "val_auc": m["auc"],
+            "val_epe_mean_px": m["epe_mean_px"], "val_epe_median_px": m["epe_median_px"],
+            "val_pck_10px": m["pck_10px"]}
+
+
+def _prepare_validation(records, codec: HeatmapCodec):
+    from handlite.data.crops import make_crop
+
+    if not records:
+        return None
+    crops = [make_crop(r, codec.input_size) for r in records]
+    images = np.stack([c.image for c in crops])
+    keypoints = np.stack([c.keypoints for c in crops])
+    visible = np.stack([c.visible for c in crops])
+    targets = np.stack([codec.encode(c.keypoints, c.label_mask) for c in crops])
+    return images, keypoints, visible, targets
+
+
+def train(cfg: TrainConfig, report=lambda event, payload: None) -> dict:
+    """Run a training; returns a summary (epochs run, last row of the log, paths, seconds).
+
+    `report(event, payload)` receives ("start", info), ("batch", {"step", "steps", "loss"}),
+    ("epoch", row) so a CLI can show progress.
+    """
+    cfg.check()
+    import keras
+
+    from handlite.data.crops import PAPER_AUGMENT
+    from handlite.data.pipeline import make_dataset
+    from handlite.data.sources import read_records
+    from handlite.model import build_model, load_model
+
+    out, run = cfg.paths()
+    run.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(cfg.seed)
+    codec = HeatmapCodec(cfg.size, sigma=cfg.sigma)
+
+    records = read_records(cfg.data, limit=cfg.limit)
+    train_records, val_records = _split(records, cfg)
+    if not train_records:
+        raise UsageError(f"no training hands left in {cfg.data} after the validation split")
+    steps = cfg.steps_per_epoch or math.ceil(len(train_records) / cfg.batch)
+
+    initial_epoch = 0
+    state = run / "state.keras"
+    if cfg.resume:
+        if not state.is_file():
+            raise ModelError(f"nothing to resume: {state} does not exist")
+        model = keras.saving.load_model(str(state))
+        initial_epoch = len(_read_log(run / "log.csv"))
+        if model.input_shape[1] != cfg.size:
+            raise UsageError(f"the run in {run} trains at {model.input_shape[1]}, not "
+                             f"{cfg.size}; start a new run with --init to change the size")
+    else:
+        if cfg.init:
+            model = load_model(cfg.init, input_size=cfg.size)
+        else:
+            model = build_model(cfg.size, backbone_weights=cfg.backbone_weights)
+        model.compile(optimizer=_optimizer(cfg, steps * cfg.epochs),
+                      loss=keras.losses.MeanSquaredError(), jit_compile=False)
+        (run / "log.csv").unlink(missing_ok=True)
+    (run / "run.json").write_text(json.dumps(
+        {**asdict(cfg), "train_hands": len(train_records), "val_hands": len(val_records),
+         "steps_per_epoch": steps}, indent=2))
+
+    val = _prepare_validation(val_records, codec)
+    dataset = make_dataset(train_records, codec, cfg.batch, seed=cfg.seed + initial_epoch,
+                           augment=PAPER_AUGMENT if cfg.augment else None)
+    report("start", {"train_hands": len(train_records), "val_hands": len(val_records),
+                     "steps_per_epoch": steps, "initial_epoch": initial_epoch,
+                     "epochs": cfg.epochs, "size": cfg.size, "run_dir": str(run)})
+
+    class Batches(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            report("batch", {"step": batch + 1, "steps": steps,
+                             "loss": float((logs or {}).get("loss", math.nan))})
+
+    start = time.perf_counter()
+    if initial_epoch < cfg.epochs:
+        model.fit(dataset, epochs=cfg.epochs, initial_epoch=initial_epoch,
+                  steps_per_epoch=steps, verbose=0,
+                  callbacks=[Batches(), _epoch_end(cfg, codec, val, out, run, report)])
+    log = _read_log(run / "log.csv")
+    return {"out": str(out), "run_dir": str(run), "epochs_run": cfg.epochs - initial_epoch,
+            "epochs_total": len(log), "seconds": round(time.perf_counter() - start, 1),
+            "train_hands": len(train_records), "val_hands": len(val_records),
+            "last": log[-1] if log else None}
+
+
+def evaluate(model_path: str, data: str, size: int = DEFAULTS.model.input_size,
+             count: int | None = None, sigma: float = DEFAULTS.codec.sigma) -> dict:
+    """Keypoint metrics of a .keras model on a data spec at input `size` (see `metrics`)."""
+    from handlite.data import load_eval_set
+    from handlite.metrics import keypoint_metrics
+    from handlite.model import load_model
+
+    model = load_model(model_path, input_size=size)
+    codec = HeatmapCodec(size, sigma=sigma)
+    eval_set = load_eval_set(data, size, count)
+    start = time.perf_counter()
+    pred, _, _ = predict_keypoints(model, eval_set.images, codec)
+    seconds = time.perf_counter() - start
+    result = keypoint_metrics(pred, eval_set.keypoints, eval_set.visible, eval_set.head_size)
+    return {"model": str(model_path), "data": data, "size": size, **result,
+            "predict_seconds": round(seconds, 2)}
