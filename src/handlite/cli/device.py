@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -135,11 +136,15 @@ def push(files: tuple[str, ...], dest: str, force: bool, device_opts: DeviceOpti
 
     targets = device_opts.open()
     results, failures = [], []
-    with progress(transient=True) as bar:
+    # Bars only on a terminal: in logs and pipes they are noise (and a stray blank line).
+    bar = progress(transient=True) if err.is_terminal else None
+    with bar or contextlib.nullcontext():
         for dev in targets:
             tasks: dict[str, int] = {}
 
             def report(name: str, done: int, total: int, serial: str = dev.serial) -> None:
+                if bar is None:
+                    return
                 if name not in tasks:
                     tasks[name] = bar.add_task(f"{serial} {name}", total=total)
                 bar.update(tasks[name], completed=done)

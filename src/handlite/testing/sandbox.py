@@ -357,8 +357,9 @@ class Untranslator:
         data = self._carry + chunk
         # Hold back a tail that could be the start of the root path split across chunks.
         keep = 0
-        for n in range(min(len(self._root), len(data)), 0, -1):
-            if self._root.startswith(data[-n:]):
+        whole = self._root + b"/"  # the longest thing the pattern replaces
+        for n in range(min(len(whole), len(data)), 0, -1):
+            if whole.startswith(data[-n:]):
                 keep = n
                 break
         self._carry = data[len(data) - keep:] if keep else b""
