@@ -100,3 +100,12 @@ def test_bench_frame_is_deterministic_and_holds_the_box():
     assert (frame == again).all() and frame.shape == (480, 640, 3)
     x, y, w, h = box
     assert 0 <= x and x + w <= 640 and 0 <= y and y + h <= 480 and w == round(112 * 1.3)
+
+
+def test_interleaved_cells_each_get_their_runs(dot_models):
+    records = run_host_bench([dot_models["float32"], dot_models["foreign"]], threads=[1],
+                             runs=6, warmup=1, interleave=4)
+    assert [r["status"] for r in records] == ["ok", "ok"]
+    # turns of 4 runs: each cell stops at the first turn that reaches 6
+    assert [r["stats"]["invoke"]["count"] for r in records] == [8, 8]
+    assert records[0]["stats"]["pipeline"] is not None and records[1]["stats"]["pipeline"] is None

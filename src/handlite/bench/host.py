@@ -115,93 +115,127 @@ class _Reporter:
             self._progress("done", {"record": record})
 
 
-def _time_cell(runtime, runs: int, warmup: int, min_secs: float,
-               report: _Reporter) -> tuple[dict[str, list[float]], dict[str, float | None]]:
-    """Warm up and time one loaded runtime; returns (samples by step, scalar extras)."""
-    pipeline = runtime.metadata is not None
-    if pipeline:
-        frame, box = bench_frame(runtime.input_size)
-        step = lambda: runtime.predict(frame, box=box).timings_ms  # noqa: E731
-    else:
-        runtime.fill_inputs()
+class _Cell:
+    """One model loaded at one thread count, with its timing step and collected samples."""
 
-        def step() -> dict[str, float]:
-            t0 = time.perf_counter_ns()
-            runtime.invoke()
-            return {"invoke": (time.perf_counter_ns() - t0) / 1e6}
+    def __init__(self, path, threads: int, runs: int, warmup: int, min_secs: float,
+                 progress: Any, target: dict[str, Any]):
+        self.path, self.threads = path, int(threads)
+        self.runs, self.warmup, self.min_secs = runs, warmup, min_secs
+        self.info = model_info(path)
+        self.target = target
+        self.settings = make_settings("host", self.threads, "cpu", runs=runs, warmup=warmup,
+                                      min_secs=min_secs)
+        self.report = _Reporter(progress)
+        self.samples: dict[str, list[float]] = {"invoke": [], "preprocess": [], "decode": []}
+        self.extras: dict[str, float | None] = {}
+        self.error: str | None = None
+        self.runtime = None
+        self.seconds = 0.0
+        self.load_before = _loadavg()
 
-    first = None
-    warm: list[float] = []
-    for i in range(warmup):
-        t = step()
-        if i == 0:
-            first = t["invoke"]
+    def load(self) -> None:
+        """Load the model and warm up (a HandliteError becomes this cell's error)."""
+        from handlite.runtime import HandRuntime
+
+        self.report.start(f"{self.info['name']} t{self.threads}", self.runs)
+        try:
+            self.runtime = HandRuntime(self.path, self.threads, require_metadata=False)
+            self._prepare()
+            first, warm = None, []
+            for i in range(self.warmup):
+                t = self._step()
+                if i == 0:
+                    first = t["invoke"]
+                else:
+                    warm.append(t["invoke"])
+            self.extras = {"init_ms": self.runtime.init_ms, "first_ms": first,
+                           "warmup_mean_ms": float(np.mean(warm)) if warm else None}
+        except HandliteError as exc:
+            self.error = str(exc)
+
+    def _prepare(self) -> None:
+        rt = self.runtime
+        if rt.metadata is not None:
+            frame, box = bench_frame(rt.input_size)
+            self._step = lambda: rt.predict(frame, box=box).timings_ms  # noqa: E731
         else:
-            warm.append(t["invoke"])
-    samples: dict[str, list[float]] = {"invoke": [], "preprocess": [], "decode": []}
-    start = time.perf_counter()
-    n = 0
-    while n < runs or time.perf_counter() - start < min_secs:
-        t = step()
-        for key, value in t.items():
-            samples[key].append(value)
-        n += 1
-        if n % 5 == 0 or n == runs:
-            report.advance(n, max(runs, n))
-    extras = {"init_ms": runtime.init_ms, "first_ms": first,
-              "warmup_mean_ms": float(np.mean(warm)) if warm else None}
-    return samples, extras
+            rt.fill_inputs()
+
+            def step() -> dict[str, float]:
+                t0 = time.perf_counter_ns()
+                rt.invoke()
+                return {"invoke": (time.perf_counter_ns() - t0) / 1e6}
+
+            self._step = step
+
+    @property
+    def done(self) -> bool:
+        return self.error is not None or (len(self.samples["invoke"]) >= self.runs
+                                          and self.seconds >= self.min_secs)
+
+    def run(self, n: int) -> None:
+        """Time `n` more runs."""
+        start = time.perf_counter()
+        for _ in range(n):
+            for key, value in self._step().items():
+                self.samples[key].append(value)
+        self.seconds += time.perf_counter() - start
+        count = len(self.samples["invoke"])
+        self.report.advance(count, max(self.runs, count))
+
+    def record(self) -> dict[str, Any]:
+        if self.error is not None:
+            record = make_record(model=self.info, target=self.target, settings=self.settings,
+                                 status="failed", error=self.error)
+            self.report.finish(record)
+            return record
+        samples, extras = self.samples, self.extras
+        pipeline = self.runtime.metadata is not None
+        if pipeline:
+            pipe = [a + b + c for a, b, c in zip(samples["preprocess"], samples["invoke"],
+                                                 samples["decode"])]
+            stats = stats_from_samples(samples["invoke"], samples["preprocess"],
+                                       samples["decode"], pipe, **extras)
+        else:
+            stats = stats_from_samples(samples["invoke"], **extras)
+        flags = []
+        inv = stats["invoke"]
+        if inv and inv["outliers"] > OUTLIER_FLAG_FRACTION * inv["count"]:
+            flags.append("outliers")
+        if not pipeline:
+            flags.append("invoke_only")
+        hygiene = {"loadavg_1m_before": self.load_before, "loadavg_1m_after": _loadavg(),
+                   "cpu_count": os.cpu_count()}
+        record = make_record(model=self.info, target=self.target, settings=self.settings,
+                             stats=stats, samples_ms=samples, hygiene=hygiene, flags=flags)
+        self.report.finish(record)
+        self.runtime = None  # free the interpreter
+        return record
 
 
 def bench_cell(path: str | Path, threads: int, runs: int, warmup: int, min_secs: float,
                progress: Any = None, target: dict[str, Any] | None = None) -> dict[str, Any]:
     """One `handlite.bench/1` record for `path` at `threads` (a failed record on error)."""
-    from handlite.runtime import HandRuntime
-
-    info = model_info(path)
-    target = target or host_target()
-    settings = make_settings("host", threads, "cpu", runs=runs, warmup=warmup,
-                             min_secs=min_secs)
-    report = _Reporter(progress)
-    report.start(f"{info['name']} t{threads}", runs)
-    load_before = _loadavg()
-    try:
-        runtime = HandRuntime(path, threads, require_metadata=False)
-        samples, extras = _time_cell(runtime, runs, warmup, min_secs, report)
-    except HandliteError as exc:
-        record = make_record(model=info, target=target, settings=settings, status="failed",
-                             error=str(exc))
-        report.finish(record)
-        return record
-    if runtime.metadata is not None:
-        pipe = [a + b + c for a, b, c in zip(samples["preprocess"], samples["invoke"],
-                                             samples["decode"])]
-        stats = stats_from_samples(samples["invoke"], samples["preprocess"], samples["decode"],
-                                   pipe, **extras)
-    else:
-        stats = stats_from_samples(samples["invoke"], **extras)
-    flags = []
-    inv = stats["invoke"]
-    if inv and inv["outliers"] > OUTLIER_FLAG_FRACTION * inv["count"]:
-        flags.append("outliers")
-    if runtime.metadata is None:
-        flags.append("invoke_only")
-    hygiene = {"loadavg_1m_before": load_before, "loadavg_1m_after": _loadavg(),
-               "cpu_count": os.cpu_count()}
-    record = make_record(model=info, target=target, settings=settings, stats=stats,
-                         samples_ms=samples, hygiene=hygiene, flags=flags)
-    report.finish(record)
-    return record
+    cell = _Cell(path, threads, runs, warmup, min_secs, progress, target or host_target())
+    cell.load()
+    while not cell.done:
+        cell.run(1)
+    return cell.record()
 
 
 def run_host_bench(models: Sequence[str | Path], threads: Sequence[int] = (1,), runs: int = 50,
-                   warmup: int = 5, min_secs: float = 0.0,
-                   progress: Any = None) -> list[dict[str, Any]]:
+                   warmup: int = 5, min_secs: float = 0.0, progress: Any = None,
+                   interleave: int = 0) -> list[dict[str, Any]]:
     """Benchmark every model x thread count on this host; one record per cell, in order.
 
     `progress` is None, a `rich.progress.Progress` (one task per cell), or a callback
     `(event, info)` with events "start", "advance", "done". A cell that fails (e.g. a model
     LiteRT cannot load) gives a `failed` record and the others still run.
+
+    `interleave` = n > 0 loads every cell first and then runs them in turns of n runs each
+    (round robin) until all are done: on a shared or throttling machine the load then falls
+    on every cell alike, so ratios between cells stay fair. 0 runs the cells one after another.
     """
     if not models:
         raise UsageError("no models to benchmark")
@@ -211,6 +245,8 @@ def run_host_bench(models: Sequence[str | Path], threads: Sequence[int] = (1,), 
         raise UsageError(f"warmup must be >= 0, got {warmup}")
     if min_secs < 0:
         raise UsageError(f"min-secs must be >= 0, got {min_secs}")
+    if interleave < 0:
+        raise UsageError(f"interleave must be >= 0, got {interleave}")
     threads = list(threads) or [1]
     for t in threads:
         if int(t) <= 0:
@@ -218,8 +254,18 @@ def run_host_bench(models: Sequence[str | Path], threads: Sequence[int] = (1,), 
     for m in models:
         model_info(m)  # a missing file fails before any timing starts
     target = host_target()
-    return [bench_cell(m, int(t), runs, warmup, min_secs, progress, target)
-            for m in models for t in threads]
+    if not interleave:
+        return [bench_cell(m, int(t), runs, warmup, min_secs, progress, target)
+                for m in models for t in threads]
+    cells = [_Cell(m, int(t), runs, warmup, min_secs, progress, target)
+             for m in models for t in threads]
+    for cell in cells:
+        cell.load()
+    while not all(cell.done for cell in cells):
+        for cell in cells:
+            if not cell.done:
+                cell.run(interleave)
+    return [cell.record() for cell in cells]
 
 
 def summary_row(record: dict[str, Any]) -> dict[str, Any]:
