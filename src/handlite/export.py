@@ -1,0 +1,396 @@
+"""Keras -> TFLite variants (float32, float16, dynamic-range, full-int8 at each size) + metadata.
+
+Shapes: image (1, S, S, 3) float32 normalised RGB (or uint8/int8 for int8 with quantised
+I/O); heatmaps (1, S/4, S/4, K+1), background last; with `decode="keypoints"` the graph also
+decodes and outputs keypoints (1, K, 2) in input px and scores (1, K).
+
+The variant matrix and converter settings come from `converters/variants.toml` via
+`handlite.variants`. Each variant: rebuild the network at its size (it is fully convolutional)
+and copy the weights, trace one concrete function with a fixed batch of 1, convert, embed the
+`handlite.model/1` metadata, write atomically, then load the result in the LiteRT interpreter
+to read back its I/O specs. `manifest.json` lists every file with sha256, bytes, specs and
+conversion seconds. A variant that fails is reported in one line (ExportError) and the others
+still run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io as _io
+import json
+import os
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from handlite.codec import DecodeSettings
+from handlite.config import DEFAULTS
+from handlite.errors import ExportError, HandliteError, UsageError
+from handlite.metadata import (atomic_write_bytes, build_metadata, embed_metadata, sha256_file,
+                               tensor_spec, utc_now)
+from handlite.variants import IO_TYPES, Variant, get_precision, select
+
+DECODE_KINDS = ("heatmaps", "keypoints")
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = "handlite.export/1"
+
+
+@dataclass
+class VariantResult:
+    """What one variant's export produced (or why it did not)."""
+
+    variant: str
+    size: int
+    precision: str
+    file: str | None = None
+    ok: bool = False
+    error: str | None = None
+    seconds: float = 0.0
+    bytes: int | None = None
+    sha256: str | None = None
+    decode: str = "heatmaps"
+    io: str = "float32"
+    inputs: list[dict] = field(default_factory=list)
+    outputs: list[dict] = field(default_factory=list)
+    calibration: dict | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ExportReport:
+    source: str
+    source_sha256: str
+    out_dir: str
+    manifest: str
+    results: list[VariantResult]
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "source_sha256": self.source_sha256,
+                "out_dir": self.out_dir, "manifest": self.manifest, "ok": self.ok,
+                "seconds": round(self.seconds, 3), "warnings": list(self.warnings),
+                "variants": [r.to_dict() for r in self.results]}
+
+
+def variant_filename(variant: Variant, decode: str = "heatmaps") -> str:
+    """handlite_{size}_{precision}.tflite; the in-graph-decode flavour gets `_keypoints`."""
+    suffix = "" if decode == "heatmaps" else "_keypoints"
+    return f"handlite_{variant.name}{suffix}.tflite"
+
+
+@contextlib.contextmanager
+def _quiet_native_stdout():
+    """The converter's C++ side prints to fd 1 ("fully_quantize: ..."), which would break
+    `--json` output: point fd 1 at stderr while it runs."""
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(_io.StringIO()), warnings.catch_warnings():
+            # "Statistics for quantized inputs were expected" is the converter talking to itself
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+# ---------------------------------------------------------------------------- in-graph decode
+def decode_graph(heatmaps, stride: int = DEFAULTS.codec.stride,
+                 settings: DecodeSettings | None = None):
+    """TensorFlow ops that decode (1, H, W, K+1) maps -> keypoints (1, K, 2) px, scores (1, K).
+
+    Mirrors `HeatmapCodec.decode` steps 1, 2 and 4 (softmax with beta for the score, argmax,
+    DARK with its quarter-cell fallback, or quarter/none): everything except the
+    low-confidence peak fallback, which needs data-dependent loops a phone graph should not
+    carry. Parity checks it against the codec with `min_confidence=0`.
+    """
+    import tensorflow as tf
+
+    settings = settings or DecodeSettings()
+    _, h, w, c = heatmaps.shape
+    k = c - 1
+    maps = heatmaps[..., :k]
+    flat = tf.reshape(tf.transpose(maps, [0, 3, 1, 2]), [-1, k, h * w])  # (N, K, HW)
+    idx = tf.argmax(flat, axis=-1, output_type=tf.int32)  # (N, K)
+    peak = tf.reduce_max(flat, axis=-1, keepdims=True)
+    total = tf.reduce_sum(tf.exp(settings.softmax_beta * (flat - peak)), axis=-1)
+    scores = 1.0 / total
+    iy = idx // w
+    ix = idx - iy * w
+
+    def cells(y, x):  # gather flat[n, k, y * w + x] for int tensors y, x of shape (N, K)
+        return tf.gather(flat, y * w + x, batch_dims=2)
+
+    fy, fx = tf.cast(iy, tf.float32), tf.cast(ix, tf.float32)
+    if settings.refine != "none":
+        def quarter(lo_ok, hi_ok, lo, hi):
+            diff = tf.where(tf.logical_and(lo_ok, hi_ok), hi - lo, tf.zeros_like(lo))
+            return 0.25 * tf.sign(diff)
+
+        ym, yp = tf.maximum(iy - 1, 0), tf.minimum(iy + 1, h - 1)
+        xm, xp = tf.maximum(ix - 1, 0), tf.minimum(ix + 1, w - 1)
+        qy = quarter(iy > 0, iy < h - 1, cells(ym, ix), cells(yp, ix))
+        qx = quarter(ix > 0, ix < w - 1, cells(iy, xm), cells(iy, xp))
+        if settings.refine == "quarter" or h < 3 or w < 3:
+            fy, fx = fy + qy, fx + qx
+        else:
+            cy, cx = tf.clip_by_value(iy, 1, h - 2), tf.clip_by_value(ix, 1, w - 2)
+            win = [[cells(cy + dy, cx + dx) for dx in (-1, 0, 1)] for dy in (-1, 0, 1)]
+            positive = tf.reduce_all(
+                tf.stack([v > 1e-10 for row in win for v in row], axis=-1), axis=-1)
+            lg = [[tf.math.log(tf.maximum(v, 1e-10)) for v in row] for row in win]
+            dx = 0.5 * (lg[1][2] - lg[1][0])
+            dy = 0.5 * (lg[2][1] - lg[0][1])
+            dxx = lg[1][2] - 2 * lg[1][1] + lg[1][0]
+            dyy = lg[2][1] - 2 * lg[1][1] + lg[0][1]
+            dxy = 0.25 * (lg[2][2] - lg[2][0] - lg[0][2] + lg[0][0])
+            det = dxx * dyy - dxy * dxy
+            ok = positive & (det > 1e-12) & (dxx < 0)
+            safe = tf.where(ok, det, tf.ones_like(det))
+            ry = tf.cast(cy, tf.float32) - (dxx * dy - dxy * dx) / safe
+            rx = tf.cast(cx, tf.float32) - (dyy * dx - dxy * dy) / safe
+            ok = ok & (tf.abs(ry - fy) <= 1.0) & (tf.abs(rx - fx) <= 1.0)
+            fy, fx = tf.where(ok, ry, fy + qy), tf.where(ok, rx, fx + qx)
+    keypoints = (tf.stack([fx, fy], axis=-1) + 0.5) * float(stride) - 0.5
+    return keypoints, scores
+
+
+# ---------------------------------------------------------------------------- one variant
+def _concrete_function(model, size: int, decode: str, settings: DecodeSettings, stride: int):
+    import tensorflow as tf
+
+    spec = tf.TensorSpec([1, size, size, 3], tf.float32, name="image")
+    if decode == "heatmaps":
+        fn = tf.function(lambda image: model(image, training=False), input_signature=[spec])
+    else:
+        def both(image):
+            keypoints, scores = decode_graph(model(image, training=False), stride, settings)
+            return {"keypoints": keypoints, "scores": scores}
+        fn = tf.function(both, input_signature=[spec])
+    return fn.get_concrete_function()
+
+
+def convert(model, variant: Variant, *, io: str | None = None, decode: str = "heatmaps",
+            calibration: np.ndarray | None = None, stride: int = DEFAULTS.codec.stride,
+            settings: DecodeSettings | None = None) -> bytes:
+    """The .tflite bytes of `model` (already at `variant.size`) in `variant.precision`.
+
+    `calibration` (N, S, S, 3) float32 normalised crops is required for int8. `io` sets int8's
+    input/output tensor types (other precisions are float32 only). The keypoints flavour keeps
+    float32 outputs: int8 keypoints would round away the sub-pixel refinement.
+    """
+    import tensorflow as tf
+
+    recipe = get_precision(variant.precision)
+    io = io or recipe.io
+    if io not in IO_TYPES:
+        raise UsageError(f"unknown I/O type {io!r}; choose from {', '.join(IO_TYPES)}")
+    if io != "float32" and variant.precision != "int8":
+        raise UsageError(f"--io {io} needs int8 precision ({variant.name} has float inputs)")
+    if decode not in DECODE_KINDS:
+        raise UsageError(f"unknown decode {decode!r}; choose from {', '.join(DECODE_KINDS)}")
+    settings = settings or DecodeSettings()
+    fn = _concrete_function(model, variant.size, decode, settings, stride)
+    # Without a trackable object the converter freezes the variables into constants; with one
+    # it goes through a SavedModel, which takes ~6x longer here for the same flatbuffer.
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn])
+    if recipe.optimize:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if recipe.weights == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if recipe.representative:
+        if calibration is None or len(calibration) == 0:
+            raise ExportError(f"{variant.name}: int8 needs calibration samples")
+        data = np.asarray(calibration, np.float32)
+
+        def representative():
+            for i in range(len(data)):
+                yield [data[i:i + 1]]
+
+        converter.representative_dataset = representative
+        ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if decode == "keypoints":
+            # the decode (exp, log, division) stays float; only the network is integer
+            ops.append(tf.lite.OpsSet.TFLITE_BUILTINS)
+        converter.target_spec.supported_ops = ops
+        tf_type = {"float32": tf.float32, "uint8": tf.uint8, "int8": tf.int8}[io]
+        converter.inference_input_type = tf_type
+        converter.inference_output_type = tf_type if decode == "heatmaps" else tf.float32
+    with _quiet_native_stdout():
+        return bytes(converter.convert())
+
+
+def _specs(tflite: bytes) -> tuple[list[dict], list[dict]]:
+    """Input and output tensor specs, read by loading the model in the LiteRT interpreter."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_content=tflite)
+
+    def spec(detail, name):
+        scale, zero = detail["quantization"]
+        quantised = detail["dtype"] in (np.uint8, np.int8) and scale != 0
+        return tensor_spec(name, detail["shape"], np.dtype(detail["dtype"]).name,
+                           scale if quantised else None, zero if quantised else None)
+
+    inputs = [spec(d, "image") for d in interp.get_input_details()]
+    outputs = []
+    for d in interp.get_output_details():
+        shape = list(d["shape"])
+        name = ("heatmaps" if len(shape) == 4 else "keypoints" if len(shape) == 3
+                else "scores" if len(shape) == 2 else d["name"])
+        outputs.append(spec(d, name))
+    return inputs, outputs
+
+
+def export_variant(model, variant: Variant, out_dir: Path, *, source_sha256: str,
+                   io: str | None = None, decode: str = "heatmaps",
+                   calibration: np.ndarray | None = None, calibration_info: dict | None = None,
+                   settings: DecodeSettings | None = None) -> VariantResult:
+    """Convert, embed metadata, write atomically, read back specs. Never raises for a
+    conversion failure: the result carries a one-line error instead."""
+    recipe = get_precision(variant.precision)
+    io = io if variant.precision == "int8" and io else recipe.io
+    result = VariantResult(variant.name, variant.size, variant.precision, decode=decode, io=io,
+                           calibration=calibration_info if recipe.representative else None)
+    path = out_dir / variant_filename(variant, decode)
+    start = time.perf_counter()
+    try:
+        stride = variant.size // int(model.output_shape[1])
+        data = convert(model, variant, io=io, decode=decode, calibration=calibration,
+                       stride=stride, settings=settings)
+        inputs, outputs = _specs(data)
+        out0 = outputs[0]
+        meta = build_metadata(
+            variant=variant.name, input_size=variant.size, precision=variant.precision,
+            input=inputs[0], source_model_sha256=source_sha256, stride=stride,
+            decode=settings,
+            output={"kind": decode, "dtype": out0["dtype"], "scale": out0["scale"],
+                    "zero_point": out0["zero_point"],
+                    "tensors": [{"name": o["name"], "shape": o["shape"]} for o in outputs]})
+        data = bytes(embed_metadata(data, meta, path.name))
+        atomic_write_bytes(path, data)
+    except UsageError:
+        raise
+    except HandliteError as exc:
+        result.error = str(exc)
+    except Exception as exc:  # the converter raises many types; one line for the user
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+        result.error = f"{variant.name}: conversion failed: {type(exc).__name__}: {first[:300]}"
+    result.seconds = round(time.perf_counter() - start, 3)
+    if result.error is None:
+        result.ok = True
+        result.file = path.name
+        result.bytes = path.stat().st_size
+        result.sha256 = sha256_file(path)
+        result.inputs, result.outputs = inputs, outputs
+    return result
+
+
+# ---------------------------------------------------------------------------- the matrix
+def _write_manifest(out_dir: Path, report: ExportReport) -> None:
+    """Merge this run into out_dir/manifest.json (variants exported earlier stay listed)."""
+    path = out_dir / MANIFEST
+    entries: dict[str, dict] = {}
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text())
+            if old.get("format") == MANIFEST_FORMAT:
+                entries = {e["file"]: e for e in old.get("variants", []) if "file" in e}
+        except (OSError, ValueError, TypeError, KeyError):
+            entries = {}  # an unreadable old manifest is replaced, not trusted
+    for r in report.results:
+        if r.ok:
+            entries[r.file] = {
+                "variant": r.variant, "file": r.file, "size": r.size,
+                "precision": r.precision, "decode": r.decode, "io": r.io,
+                "sha256": r.sha256, "bytes": r.bytes, "inputs": r.inputs,
+                "outputs": r.outputs, "conversion_seconds": r.seconds,
+                "calibration": r.calibration, "source_model_sha256": report.source_sha256,
+                "created_utc": utc_now()}
+    doc = {"format": MANIFEST_FORMAT, "source": report.source,
+           "source_sha256": report.source_sha256,
+           "variants": sorted(entries.values(), key=lambda e: e["file"])}
+    atomic_write_bytes(path, (json.dumps(doc, indent=2) + "\n").encode())
+
+
+def export(model_path: str | Path, out_dir: str | Path, *, sizes: list[int] | None = None,
+           precisions: list[str] | None = None, calibration: str = "synth",
+           calibration_count: int = 200, io: str | None = None, decode: str = "heatmaps",
+           on_start: Callable[[Variant], None] | None = None,
+           on_done: Callable[[VariantResult], None] | None = None,
+           warn: Callable[[str], None] | None = None, model=None) -> ExportReport:
+    """Export the chosen variants (default: the whole recipe matrix) of a saved .keras model.
+
+    `model` may pass an already loaded Keras network (tests, benchmarks); `model_path` is then
+    still hashed for the metadata. Returns an ExportReport; failed variants have `ok` False.
+    """
+    from handlite.model import load_model, rebuild
+    from handlite.samples import load_samples, normalize
+
+    if decode not in DECODE_KINDS:
+        raise UsageError(f"unknown decode {decode!r}; choose from {', '.join(DECODE_KINDS)}")
+    if io is not None and io not in IO_TYPES:
+        raise UsageError(f"unknown I/O type {io!r}; choose from {', '.join(IO_TYPES)}")
+    chosen = select(sizes, precisions)
+    if io not in (None, "float32") and not any(v.precision == "int8" for v in chosen):
+        raise UsageError(f"--io {io} applies to int8 variants only; none was chosen")
+    if calibration_count <= 0:
+        raise UsageError(f"calibration count must be positive, got {calibration_count}")
+    model_path = Path(model_path)
+    start = time.perf_counter()
+    if model is None:
+        model = load_model(model_path)
+    source_sha = sha256_file(model_path)
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
+    notes: list[str] = []
+    report = ExportReport(str(model_path), source_sha, str(out), str(out / MANIFEST), [], 0.0,
+                          notes)
+    by_size: dict[int, list[Variant]] = {}
+    for v in chosen:
+        by_size.setdefault(v.size, []).append(v)
+    for size, group in by_size.items():
+        net = model if model.input_shape[1] == size else rebuild(model, size)
+        calib = calib_info = None
+        needs = [v for v in group if get_precision(v.precision).representative]
+        if needs:
+            minimum = max(get_precision(v.precision).min_calibration for v in needs)
+            samples = load_samples(calibration, size, calibration_count)
+            calib = normalize(samples.images)
+            calib_info = {"source": samples.source, "count": len(samples)}
+            if len(samples) < minimum:
+                msg = (f"calibrating {size} px int8 on {len(samples)} samples (< {minimum}): "
+                       f"activation ranges may be poorly estimated")
+                notes.append(msg)
+                if warn:
+                    warn(msg)
+        for v in group:
+            if on_start:
+                on_start(v)
+            result = export_variant(net, v, out, source_sha256=source_sha, io=io,
+                                    decode=decode, calibration=calib,
+                                    calibration_info=calib_info)
+            report.results.append(result)
+            if on_done:
+                on_done(result)
+    report.seconds = time.perf_counter() - start
+    _write_manifest(out, report)
+    return report

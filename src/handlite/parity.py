@@ -1,0 +1,360 @@
+"""Keras vs TFLite parity: metrics per variant, pass/fail against the recipe tolerances, JUnit.
+
+Shapes: N samples, K keypoints, H x W heatmaps with K+1 channels (background last).
+Keypoint distances are in input pixels of the variant's own size; heatmap errors are taken
+after dequantisation, over all K+1 channels.
+
+Two layers, so a caller with outputs from elsewhere (a phone) can use the comparison alone:
+- `compare_outputs(reference_heatmaps, candidate_outputs, tolerances, ...)`: pure numpy, no
+  interpreter: the metrics and the verdict for one variant.
+- `run_parity(model_path, tflite_paths, data, count)`: loads the Keras model and each .tflite,
+  runs both on the same evaluation crops and calls `compare_outputs`.
+A variant with NaN or Inf in its outputs always fails, whatever the tolerances say.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+import numpy as np
+
+from handlite.codec import DecodeSettings, HeatmapCodec
+from handlite.config import DEFAULTS
+from handlite.errors import ModelError, UsageError
+from handlite.keypoints import KEYPOINT_NAMES
+from handlite.variants import Tolerances, get_variant, tolerances as precision_tolerances
+
+#: hand3d EvalUtil convention: PCK over 20 thresholds in [0, 30] px, AUC normalised by 30.
+AUC_THRESHOLDS = np.linspace(0.0, 30.0, 20)
+
+
+@dataclass
+class ParityResult:
+    """Metrics and verdict of one variant."""
+
+    variant: str
+    passed: bool
+    samples: int
+    output_kind: str
+    keypoint_epe_mean_px: float
+    keypoint_epe_p95_px: float
+    keypoint_epe_max_px: float
+    heatmap_max_abs: float | None
+    heatmap_mean_abs: float | None
+    cosine_min: float | None
+    cosine_mean: float | None
+    auc_keras: float | None
+    auc_tflite: float | None
+    finite: bool
+    failures: list[str]
+    tolerances: dict
+    per_keypoint: list[dict]
+    file: str | None = None
+    precision: str | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def auc(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray | None = None) -> float:
+    """Area under PCK(t), t in linspace(0, 30, 20) px, / 30, averaged over keypoints (hand3d
+    convention). pred, gt (N, K, 2); visible (N, K). Keypoints never visible are skipped."""
+    d = np.linalg.norm(np.asarray(pred, np.float64) - np.asarray(gt, np.float64), axis=-1)
+    vis = np.ones(d.shape, bool) if visible is None else np.asarray(visible) > 0
+    vis &= np.isfinite(np.asarray(gt)).all(axis=-1)
+    aucs = []
+    for k in range(d.shape[1]):
+        dk = d[vis[:, k], k]
+        if dk.size == 0:
+            continue
+        dk = np.where(np.isfinite(dk), dk, np.inf)
+        pck = (dk[None, :] <= AUC_THRESHOLDS[:, None]).mean(axis=1)
+        aucs.append(np.trapezoid(pck, AUC_THRESHOLDS) / AUC_THRESHOLDS[-1])
+    return float(np.mean(aucs)) if aucs else float("nan")
+
+
+def dequantize(values: np.ndarray, scale: float | None, zero_point: int | None) -> np.ndarray:
+    """Integer tensor -> float32 ((q - zero_point) * scale); float tensors pass through."""
+    values = np.asarray(values)
+    if np.issubdtype(values.dtype, np.integer):
+        if not scale:
+            raise UsageError("integer outputs need their scale and zero point to dequantise")
+        return ((values.astype(np.float32) - float(zero_point or 0)) * float(scale))
+    return values.astype(np.float32, copy=False)
+
+
+def _resolve_tolerances(tol) -> tuple[Tolerances, str | None]:
+    if isinstance(tol, Tolerances):
+        return tol, None
+    if isinstance(tol, dict):
+        return Tolerances(**tol), None
+    if isinstance(tol, str):
+        # "int8" (a precision) or "224_int8" (a variant name)
+        if "_" in tol:
+            precision = get_variant(tol).precision
+        else:
+            precision = tol
+        return precision_tolerances(precision), precision
+    raise UsageError(f"tolerances must be Tolerances, a dict, a precision or a variant name, "
+                     f"got {type(tol).__name__}")
+
+
+def compare_outputs(reference_heatmaps: np.ndarray, candidate_outputs, tolerances, *,
+                    variant: str = "candidate", input_size: int | None = None,
+                    stride: int = DEFAULTS.codec.stride,
+                    settings: DecodeSettings | None = None,
+                    quantization: tuple[float, int] | None = None,
+                    ground_truth: np.ndarray | None = None,
+                    visible: np.ndarray | None = None) -> ParityResult:
+    """Compare a candidate's outputs to the Keras reference heatmaps of the same N inputs.
+
+    reference_heatmaps: (N, H, W, K+1) float from the Keras model.
+    candidate_outputs: (N, H, W, K+1) heatmaps (float, or integer with `quantization` =
+      (scale, zero_point)), or a dict with "heatmaps", or with "keypoints" (N, K, 2) input px
+      [and "scores" (N, K)] for in-graph-decode variants. Those are compared with the codec's
+      decode without the low-confidence fallback, which the graph does not have.
+    tolerances: a `Tolerances`, its dict, a precision ("int8") or a variant name ("224_int8").
+    ground_truth, visible: (N, K, 2) px and (N, K) labels, for AUC of both models.
+    """
+    tol, precision = _resolve_tolerances(tolerances)
+    ref = np.asarray(reference_heatmaps, np.float32)
+    if ref.ndim != 4:
+        raise UsageError(f"reference heatmaps must be (N, H, W, K+1), got {ref.shape}")
+    n, h = ref.shape[0], ref.shape[1]
+    size = int(input_size or h * stride)
+    settings = settings or DecodeSettings()
+    k = ref.shape[-1] - 1
+
+    cand = candidate_outputs
+    if isinstance(cand, dict):
+        if "heatmaps" in cand:
+            cand = cand["heatmaps"]
+        elif "keypoints" not in cand:
+            raise UsageError("candidate outputs need 'heatmaps' or 'keypoints'")
+    kind = "keypoints" if isinstance(cand, dict) else "heatmaps"
+    if kind == "heatmaps":
+        cand_maps = dequantize(cand, *(quantization or (None, None)))
+        if cand_maps.shape != ref.shape:
+            raise UsageError(f"candidate heatmaps {cand_maps.shape} do not match the reference "
+                             f"{ref.shape}")
+        finite = bool(np.isfinite(cand_maps).all())
+        codec = HeatmapCodec(size, stride, settings=settings, num_keypoints=k)
+        ref_kp, _ = codec.decode(ref)
+        cand_kp, _ = codec.decode(cand_maps)
+        diff = np.abs(cand_maps.astype(np.float64) - ref)
+        hm_max = float(diff.max()) if finite else float("inf")
+        hm_mean = float(diff.mean()) if finite else float("inf")
+        a = ref.reshape(n, -1).astype(np.float64)
+        b = cand_maps.reshape(n, -1).astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+        cos = np.where(np.isfinite(cos), cos, -1.0)
+        cos_min, cos_mean = float(cos.min()), float(cos.mean())
+    else:
+        cand_kp = np.asarray(cand["keypoints"], np.float32).reshape(n, k, 2)
+        scores = cand.get("scores")
+        finite = bool(np.isfinite(cand_kp).all() and (
+            scores is None or np.isfinite(np.asarray(scores, np.float32)).all()))
+        no_fallback = DecodeSettings(**{**settings.to_dict(), "min_confidence": 0.0})
+        ref_kp, _ = HeatmapCodec(size, stride, settings=no_fallback, num_keypoints=k).decode(ref)
+        hm_max = hm_mean = cos_min = cos_mean = None
+
+    dist = np.linalg.norm(cand_kp.astype(np.float64) - ref_kp, axis=-1)  # (N, K)
+    dist = np.where(np.isfinite(dist), dist, np.inf)
+    epe_mean = float(dist.mean())
+    epe_p95 = float(np.percentile(dist, 95))
+    epe_max = float(dist.max())
+    names = KEYPOINT_NAMES if k == len(KEYPOINT_NAMES) else [f"k{i}" for i in range(k)]
+    per_kp = [{"keypoint": names[i], "epe_mean_px": float(dist[:, i].mean()),
+               "epe_max_px": float(dist[:, i].max())} for i in range(k)]
+
+    auc_ref = auc_cand = None
+    if ground_truth is not None:
+        gt = np.asarray(ground_truth, np.float32)
+        if gt.shape != (n, k, 2):
+            raise UsageError(f"ground truth must be ({n}, {k}, 2), got {gt.shape}")
+        auc_ref, auc_cand = auc(ref_kp, gt, visible), auc(cand_kp, gt, visible)
+
+    failures: list[str] = []
+    if not finite:
+        failures.append("outputs contain NaN or Inf")
+
+    def over(name, value, limit):
+        if value is not None and not value <= limit:  # NaN fails too
+            failures.append(f"{name} {value:.4g} > {limit:.4g}")
+
+    over("keypoint_epe_mean_px", epe_mean, tol.keypoint_epe_mean_px)
+    over("keypoint_epe_p95_px", epe_p95, tol.keypoint_epe_p95_px)
+    over("keypoint_epe_max_px", epe_max, tol.keypoint_epe_max_px)
+    over("heatmap_max_abs", hm_max, tol.heatmap_max_abs)
+    over("heatmap_mean_abs", hm_mean, tol.heatmap_mean_abs)
+    if cos_min is not None and not cos_min >= tol.cosine_min:
+        failures.append(f"cosine_min {cos_min:.6f} < {tol.cosine_min}")
+    if auc_ref is not None and auc_cand is not None and math.isfinite(auc_ref):
+        over("auc_drop", auc_ref - auc_cand, tol.auc_drop_max)
+
+    return ParityResult(
+        variant=variant, passed=not failures, samples=int(n), output_kind=kind,
+        keypoint_epe_mean_px=epe_mean, keypoint_epe_p95_px=epe_p95,
+        keypoint_epe_max_px=epe_max, heatmap_max_abs=hm_max, heatmap_mean_abs=hm_mean,
+        cosine_min=cos_min, cosine_mean=cos_mean, auc_keras=auc_ref, auc_tflite=auc_cand,
+        finite=finite, failures=failures, tolerances=tol.to_dict(), per_keypoint=per_kp,
+        precision=precision)
+
+
+# ---------------------------------------------------------------------------- running models
+class TFLiteModel:
+    """A .tflite in the LiteRT interpreter with its handlite metadata: feed uint8 RGB crops,
+    get float outputs (dequantised) by name."""
+
+    def __init__(self, path: str | Path, threads: int = 2):
+        from ai_edge_litert.interpreter import Interpreter
+
+        from handlite.metadata import read_metadata
+        from handlite.tflite_info import quiet_fd2
+
+        self.path = Path(path)
+        self.meta = read_metadata(self.path, required=True)
+        try:
+            with quiet_fd2():
+                self.interp = Interpreter(model_path=str(self.path), num_threads=threads)
+                self.interp.allocate_tensors()
+        except Exception as exc:
+            raise ModelError(f"{self.path}: the LiteRT interpreter refuses it: "
+                             f"{str(exc).strip().splitlines()[-1] if str(exc) else exc}") from exc
+        self.input = self.interp.get_input_details()[0]
+        self.outputs = self.interp.get_output_details()
+
+    @property
+    def kind(self) -> str:
+        return self.meta["output"]["kind"]
+
+    @property
+    def variant(self) -> str:
+        suffix = "_keypoints" if self.kind == "keypoints" else ""
+        return f"{self.meta['variant']}{suffix}"
+
+    def _input(self, image_u8: np.ndarray) -> np.ndarray:
+        from handlite.samples import normalize
+
+        x = normalize(image_u8[None])
+        dtype = self.input["dtype"]
+        if dtype in (np.uint8, np.int8):
+            scale, zero = self.input["quantization"]
+            info = np.iinfo(dtype)
+            x = np.clip(np.rint(x / scale) + zero, info.min, info.max)
+        return x.astype(dtype)
+
+    def run(self, images_u8: np.ndarray) -> dict[str, np.ndarray]:
+        """(N, S, S, 3) uint8 -> {"heatmaps": (N, H, W, K+1)} or {"keypoints", "scores"}."""
+        collected: dict[str, list] = {}
+        for image in images_u8:
+            self.interp.set_tensor(self.input["index"], self._input(image))
+            self.interp.invoke()
+            for d in self.outputs:
+                value = self.interp.get_tensor(d["index"])[0]
+                name = {3: "heatmaps", 2: "keypoints", 1: "scores"}.get(value.ndim, d["name"])
+                collected.setdefault(name, []).append(
+                    dequantize(value, *d["quantization"]) if d["quantization"][0] else
+                    value.astype(np.float32))
+        return {name: np.stack(v) for name, v in collected.items()}
+
+
+@dataclass
+class ParityReport:
+    model: str
+    data: str
+    results: list[ParityResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.results) and all(r.passed for r in self.results)
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "data": self.data, "passed": self.passed,
+                "seconds": round(self.seconds, 3),
+                "variants": [r.to_dict() for r in self.results]}
+
+
+def run_parity(model_path: str | Path, tflite_paths: list[str | Path], *, data: str = "synth",
+               count: int = 64, threads: int = 2, on_done=None) -> ParityReport:
+    """Run the Keras model and each .tflite on the same `count` crops and compare.
+
+    Every file is opened (and its metadata checked) before anything runs, so a bad path is a
+    ModelError up front rather than a half-finished report.
+    """
+    from handlite.model import load_model, rebuild
+    from handlite.samples import load_samples, normalize
+
+    if not tflite_paths:
+        raise UsageError("give at least one .tflite file")
+    if count <= 0:
+        raise UsageError(f"count must be positive, got {count}")
+    start = time.perf_counter()
+    candidates = [TFLiteModel(p, threads) for p in tflite_paths]
+    keras_model = load_model(model_path)
+    report = ParityReport(str(model_path), data)
+    nets, refs, sample_sets = {}, {}, {}
+    for cand in candidates:
+        meta = cand.meta
+        size = int(meta["input_size"])
+        if size not in sample_sets:
+            sample_sets[size] = load_samples(data, size, count)
+            net = keras_model if keras_model.input_shape[1] == size else rebuild(keras_model,
+                                                                                 size)
+            nets[size] = net
+            refs[size] = np.asarray(net.predict(normalize(sample_sets[size].images),
+                                                batch_size=16, verbose=0), np.float32)
+        samples = sample_sets[size]
+        t0 = time.perf_counter()
+        outputs = cand.run(samples.images)
+        result = compare_outputs(
+            refs[size], outputs, meta["precision"], variant=cand.variant, input_size=size,
+            stride=int(meta["stride"]), settings=DecodeSettings(**meta["decode"]),
+            ground_truth=samples.keypoints, visible=samples.visible)
+        result.file = str(cand.path)
+        result.precision = meta["precision"]
+        result.seconds = round(time.perf_counter() - t0, 3)
+        report.results.append(result)
+        if on_done:
+            on_done(result)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+# ---------------------------------------------------------------------------- JUnit
+def junit_xml(report: ParityReport, suite: str = "handlite.parity") -> str:
+    """One <testcase> per variant; failures carry the broken checks, system-out the metrics."""
+    import json
+
+    failures = sum(not r.passed for r in report.results)
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             f'<testsuites name={quoteattr(suite)} tests="{len(report.results)}" '
+             f'failures="{failures}" time="{report.seconds:.3f}">',
+             f'  <testsuite name={quoteattr(suite)} tests="{len(report.results)}" '
+             f'failures="{failures}" errors="0" skipped="0" time="{report.seconds:.3f}">']
+    for r in report.results:
+        lines.append(f'    <testcase classname={quoteattr(suite)} name={quoteattr(r.variant)} '
+                     f'time="{r.seconds:.3f}">')
+        if not r.passed:
+            message = "; ".join(r.failures)
+            lines.append(f'      <failure message={quoteattr(message)} type="ParityFailed">'
+                         f'{escape(message)}</failure>')
+        metrics = {key: value for key, value in r.to_dict().items() if key != "per_keypoint"}
+        lines.append(f"      <system-out>{escape(json.dumps(metrics, default=str))}"
+                     f"</system-out>")
+        lines.append("    </testcase>")
+    lines += ["  </testsuite>", "</testsuites>", ""]
+    return "\n".join(lines)
+
+
+def write_junit(report: ParityReport, path: str | Path) -> None:
+    from handlite.metadata import atomic_write_bytes
+
+    atomic_write_bytes(path, junit_xml(report).encode("utf-8"))
