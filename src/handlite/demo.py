@@ -269,8 +269,9 @@ def run_demo(model: str | Path = DEFAULT_MODEL, out: str | Path = DEFAULT_OUT,
     t0 = time.perf_counter()
     say(f"host benchmark: {settings.warmup} warm-up + {settings.runs} runs per variant, "
         f"{settings.threads} thread(s)")
+    # interleaved turns: a busy machine slows every variant alike, so speed-ups stay fair
     records = run_host_bench(list(paths.values()), [settings.threads], settings.runs,
-                             settings.warmup, 0.0, bench_progress)
+                             settings.warmup, 0.0, bench_progress, interleave=5)
     rep.seconds["bench"] = time.perf_counter() - t0
     results_path = out / "results.jsonl"
     if results_path.exists():
