@@ -76,6 +76,44 @@ public final class Preprocess {
         };
     }
 
+    /**
+     * The upright view of a camera frame that the sensor delivered rotated: {@code degrees}
+     * (0, 90, 180, 270) is how far the frame must turn clockwise to be upright, as CameraX's
+     * {@code ImageInfo.getRotationDegrees()} reports. No pixels are copied.
+     */
+    public static Image rotated(final Image src, int degrees) {
+        final int d = ((degrees % 360) + 360) % 360;
+        if (d % 90 != 0) {
+            throw new IllegalArgumentException("rotation must be a multiple of 90 degrees, got " + degrees);
+        }
+        if (d == 0) {
+            return src;
+        }
+        final int sw = src.width();
+        final int sh = src.height();
+        final boolean swap = d == 90 || d == 270;
+        return new Image() {
+            public int width() {
+                return swap ? sh : sw;
+            }
+
+            public int height() {
+                return swap ? sw : sh;
+            }
+
+            public int rgb(int x, int y) {
+                switch (d) {
+                    case 90:
+                        return src.rgb(y, sh - 1 - x);
+                    case 180:
+                        return src.rgb(sw - 1 - x, sh - 1 - y);
+                    default: // 270
+                        return src.rgb(sw - 1 - y, x);
+                }
+            }
+        };
+    }
+
     /** A square window of an image: columns x0 .. x0 + side - 1, rows y0 .. y0 + side - 1. */
     public static final class Box {
         public final int x0;

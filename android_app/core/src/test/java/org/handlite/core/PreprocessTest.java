@@ -160,6 +160,31 @@ public class PreprocessTest {
     }
 
     @Test
+    public void rotatedFramesTurnClockwise() {
+        // a 3 x 2 frame: R encodes the column, G the row
+        Preprocess.Image src = ramp(3, 2);
+        Preprocess.Image r90 = Preprocess.rotated(src, 90);
+        assertEquals(2, r90.width());
+        assertEquals(3, r90.height());
+        // turning clockwise puts the bottom-left pixel (0, 1) at the top-left
+        assertEquals(src.rgb(0, 1), r90.rgb(0, 0));
+        assertEquals(src.rgb(0, 0), r90.rgb(1, 0));
+        assertEquals(src.rgb(2, 1), r90.rgb(0, 2));
+        Preprocess.Image r180 = Preprocess.rotated(src, 180);
+        assertEquals(src.rgb(2, 1), r180.rgb(0, 0));
+        Preprocess.Image r270 = Preprocess.rotated(src, -90);
+        assertEquals(src.rgb(2, 0), r270.rgb(0, 0));
+        assertEquals(src.rgb(0, 1), r270.rgb(1, 2));
+        // four quarter turns are the identity
+        Preprocess.Image full = Preprocess.rotated(Preprocess.rotated(r90, 90), 180);
+        for (int y = 0; y < 2; y++) {
+            for (int x = 0; x < 3; x++) {
+                assertEquals(src.rgb(x, y), full.rgb(x, y));
+            }
+        }
+    }
+
+    @Test
     public void quantisationRoundsHalfAwayFromZeroAndClamps() {
         Preprocess u8 = new Preprocess(1, false, MEAN, MEAN, 128, "uint8", 0.5f, 10);
         // 0.25 / 0.5 = 0.5 -> 1; 0.75 -> 1.5 -> 2; -0.25 -> -0.5 -> -1
