@@ -340,6 +340,11 @@ class HandRuntime:
                               zero_point if scale else meta["input"].get("zero_point"))
         self._in_index = detail["index"]
         self._in_dtype = dtype
+        # uint8 input whose quantisation undoes the normalisation (scale * std = 1, zero
+        # point = mean): the tensor holds raw pixels, so the crop is resized straight into it
+        # and the look-up pass disappears
+        self._identity = dtype == "uint8" and np.array_equal(
+            self._lut[0], np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1))
         self._resized = np.empty((size, size, 3), np.uint8)
 
         kind = meta["output"]["kind"]
@@ -398,18 +403,20 @@ class HandRuntime:
         check_image(image)
         cv2 = _cv2()
         crop = square_crop(image.shape, self.input_size, box, scale)
-        resized = extract_crop(image, crop, self.pad_value, self._resized, self.interpolation)
-        if left:
-            cv2.flip(resized, 1, dst=resized)
-        if self._swap_rb:
-            cv2.cvtColor(resized, cv2.COLOR_RGB2BGR, dst=resized)
         # A view into the interpreter's own input buffer: valid only until the next invoke,
         # so it never leaves this function.
         target = self._interp.tensor(self._in_index)()[0]
         if self._in_dtype == "int8":
             target = target.view(np.uint8)
-        cv2.LUT(resized, self._lut, dst=target)
-        del target
+        resized = target if self._identity else self._resized
+        extract_crop(image, crop, self.pad_value, resized, self.interpolation)
+        if left:
+            cv2.flip(resized, 1, dst=resized)
+        if self._swap_rb:
+            cv2.cvtColor(resized, cv2.COLOR_RGB2BGR, dst=resized)
+        if not self._identity:
+            cv2.LUT(resized, self._lut, dst=target)
+        del target, resized
         return crop
 
     def invoke(self) -> None:

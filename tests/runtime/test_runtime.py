@@ -161,3 +161,24 @@ def test_bad_images_are_input_errors(dot_models, image):
     rt = HandRuntime(dot_models["float32"])
     with pytest.raises(InputError):
         rt.predict(image)
+
+
+def test_identity_quantisation_feeds_pixels_straight_in(dot_models, tmp_path):
+    from handlite.metadata import read_metadata, write_metadata
+
+    generic = HandRuntime(dot_models["int8"])
+    scale, zp = generic.inputs[0]["quantization"]
+    fused = tmp_path / "fused.tflite"
+    fused.write_bytes(dot_models["int8"].read_bytes())
+    meta = read_metadata(fused)
+    # a normalisation the input quantisation undoes exactly: tensor value == pixel value
+    meta["normalization"].update(mean=[float(zp)] * 3, std=[1.0 / scale] * 3)
+    write_metadata(fused, meta)
+    rt = HandRuntime(fused)
+    assert rt._identity and not generic._identity
+    img = dot_image((160, 200), CENTRES, sigma=6)
+    pred = rt.predict(img, box=(20, 10, 140, 140), left=True)
+    tensor = rt._interp.get_tensor(rt.inputs[0]["index"])[0]
+    want = extract_crop(img, pred.crop, rt.pad_value)[:, ::-1]
+    assert np.array_equal(tensor, want)
+    assert np.abs(pred.keypoints - expected_keypoints(CENTRES)).max() < 1.0
