@@ -432,34 +432,15 @@ public final class Json {
                 }
             }
             out.append(']');
-        } else if (v instanceof double[]) {
-            double[] a = (double[]) v;
+        } else if (v.getClass().isArray() && v.getClass().getComponentType().isPrimitive()) {
+            // double[], float[], int[], long[]: elements arrive boxed and take the paths above
             out.append('[');
-            for (int i = 0; i < a.length; i++) {
+            int n = java.lang.reflect.Array.getLength(v);
+            for (int i = 0; i < n; i++) {
                 if (i > 0) {
                     out.append(',');
                 }
-                number(out, a[i]);
-            }
-            out.append(']');
-        } else if (v instanceof float[]) {
-            float[] a = (float[]) v;
-            out.append('[');
-            for (int i = 0; i < a.length; i++) {
-                if (i > 0) {
-                    out.append(',');
-                }
-                number(out, a[i]);
-            }
-            out.append(']');
-        } else if (v instanceof int[]) {
-            int[] a = (int[]) v;
-            out.append('[');
-            for (int i = 0; i < a.length; i++) {
-                if (i > 0) {
-                    out.append(',');
-                }
-                out.append(a[i]);
+                write(out, java.lang.reflect.Array.get(v, i));
             }
             out.append(']');
         } else {
