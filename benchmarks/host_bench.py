@@ -46,6 +46,19 @@ def _median(record, step):
     return block.get("median_ms")
 
 
+def _p10(record, step):
+    """10th percentile of the raw samples: on a busy shared machine the low percentiles are
+    the runs nobody preempted, so ratios of p10s show the uncontended picture next to the
+    contract's medians."""
+    samples = record.get("samples_ms") or {}
+    if step == "pipeline":
+        parts = [samples.get(k) or [] for k in ("preprocess", "invoke", "decode")]
+        values = [a + b + c for a, b, c in zip(*parts)] if all(parts) else []
+    else:
+        values = samples.get(step) or []
+    return float(np.percentile(values, 10)) if values else None
+
+
 def _ratio(a, b):
     return None if a is None or b is None or b == 0 else a / b
 
@@ -155,6 +168,25 @@ def _convert_candidates(folder: Path) -> dict[str, Path]:
     return paths, macs
 
 
+def _decode_on_targets(runs: int = 300) -> dict[str, float]:
+    from handlite.codec import HeatmapCodec
+
+    out = {}
+    rng = np.random.default_rng(0)
+    for size in (224, 112):
+        codec = HeatmapCodec(size)
+        keypoints = rng.uniform(0.2 * size, 0.8 * size, (21, 2))
+        maps = codec.encode(keypoints) + rng.normal(0, 0.01, codec.shape).astype(np.float32)
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter_ns()
+            codec.decode(maps)
+            times.append((time.perf_counter_ns() - t0) / 1e6)
+        out[f"{size}"] = float(np.median(times))
+        out[f"{size}_p10"] = float(np.percentile(times, 10))
+    return out
+
+
 # ------------------------------------------------------------------- main
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -221,14 +253,17 @@ def main(argv=None) -> int:
         ratio = _ratio(_median(v224f, "invoke"), _median(v224i, "invoke"))
         t["int8_vs_float32_invoke_224_t1"] = {
             "float32_ms": _median(v224f, "invoke"), "int8_ms": _median(v224i, "invoke"),
-            "speedup": ratio, "goal": ">= 2.5", "met": ratio is not None and ratio >= 2.5}
+            "speedup": ratio, "goal": ">= 2.5", "met": ratio is not None and ratio >= 2.5,
+            "speedup_p10": _ratio(_p10(v224f, "invoke"), _p10(v224i, "invoke"))}
     if v224i:
         over = (_median(v224i, "preprocess") or 0) + (_median(v224i, "decode") or 0)
         ratio = _ratio(over, _median(v224i, "invoke"))
         t["overhead_224_int8_t1"] = {
             "preprocess_ms": _median(v224i, "preprocess"), "decode_ms": _median(v224i, "decode"),
             "invoke_ms": _median(v224i, "invoke"), "ratio": ratio, "goal": "<= 0.05",
-            "met": ratio is not None and ratio <= 0.05}
+            "met": ratio is not None and ratio <= 0.05,
+            "ratio_p10": _ratio((_p10(v224i, "preprocess") or 0) + (_p10(v224i, "decode") or 0),
+                                _p10(v224i, "invoke"))}
     for ours, theirs in ((v224i, "hand_landmark_full"), (v112i, "hand_landmark_lite")):
         peer = mp.get(theirs)
         if ours and peer:
@@ -237,7 +272,13 @@ def main(argv=None) -> int:
                 "ours_pipeline_ms": _median(ours, "pipeline"),
                 "ours_invoke_ms": _median(ours, "invoke"),
                 "peer_invoke_ms": _median(peer, "invoke"), "ratio": ratio, "goal": "<= 0.75",
-                "met": ratio is not None and ratio <= 0.75}
+                "met": ratio is not None and ratio <= 0.75,
+                "ratio_p10": _ratio(_p10(ours, "pipeline"), _p10(peer, "invoke"))}
+
+    # Random-weight networks give flat maps that send every keypoint through the decoder's
+    # low-confidence fallback; a trained network's maps look like the training targets, so
+    # the decode cost on clean targets is recorded too (what a shipped model pays).
+    result["decode_on_target_maps_ms"] = _decode_on_targets()
 
     if args.candidates:
         import tempfile
@@ -250,15 +291,21 @@ def main(argv=None) -> int:
             by_path = {r["model"]["path"]: r for r in cand}
             peer_ms = {p.stem: _median(by_path[str(p)], "invoke") for p in peers
                        if by_path[str(p)]["status"] == "ok"}
+            peer_p10s = {p.stem: _p10(by_path[str(p)], "invoke") for p in peers
+                         if by_path[str(p)]["status"] == "ok"}
             rows = []
             for label, path in paths.items():
                 rec = by_path[str(path)]
                 inv = _median(rec, "invoke")
                 size = int(label.split("_")[0])
                 peer = peer_ms.get("hand_landmark_full" if size == 224 else "hand_landmark_lite")
+                peer_p10 = peer_p10s.get("hand_landmark_full" if size == 224
+                                         else "hand_landmark_lite")
                 rows.append({"candidate": label, "macs_m": round(macs[label] / 1e6, 1),
                              "kb": round(rec["model"]["bytes"] / 1024),
-                             "invoke_ms": inv, "vs_peer_invoke": _ratio(inv, peer)})
+                             "invoke_ms": inv, "vs_peer_invoke": _ratio(inv, peer),
+                             "invoke_p10_ms": _p10(rec, "invoke"),
+                             "vs_peer_invoke_p10": _ratio(_p10(rec, "invoke"), peer_p10)})
             result["candidates"] = {"note": "random weights, int8, 1 thread, invoke only; "
                                             "vs_peer_invoke = ours / MediaPipe (full at 224, "
                                             "lite at 112)", "peers_ms": peer_ms, "rows": rows}
@@ -275,8 +322,10 @@ def main(argv=None) -> int:
               f"{f(row['pipeline_ms'], 7)} {f(row['fps'])}")
     for name, target in t.items():
         value = target.get("speedup", target.get("ratio"))
+        p10 = target.get("speedup_p10", target.get("ratio_p10"))
         print(f"{name}: {value:.3f} (goal {target['goal']}) {'MET' if target['met'] else 'NOT MET'}"
-              if value is not None else f"{name}: unmeasured")
+              f"; from p10s {p10:.3f}" if value is not None and p10 is not None
+              else f"{name}: unmeasured")
     for row in (result.get("candidates") or {}).get("rows", []):
         print(f"  {row['candidate'][:70]:70} {row['macs_m']:7.1f} MMAC {row['invoke_ms']:6.2f} ms"
               f"  x{row['vs_peer_invoke'] or float('nan'):.2f} of peer")
