@@ -197,7 +197,8 @@ class HeatmapCodec:
                 is_peak &= prob >= padded[:, dy:dy + h, dx:dx + w]
         cand_val = np.where(is_peak, prob, -np.inf).reshape(len(ln), h * w)
         m = min(self.settings.fallback_peaks, h * w)
-        top = np.argpartition(-cand_val, m - 1, axis=-1)[:, :m]  # (L, M) unordered top-m
+        # stable: ties rank by lower cell index, so every implementation (Java too) agrees
+        top = np.argsort(-cand_val, axis=-1, kind="stable")[:, :m]  # (L, M), strongest first
         top_val = np.take_along_axis(cand_val, top, axis=-1)
         cy, cx = np.divmod(top, w)
 
