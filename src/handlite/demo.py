@@ -217,6 +217,15 @@ def _report_md(rep: DemoReport, target: dict | None, keras_metrics: dict[int, di
     return "\n".join(lines)
 
 
+def check_model(model: str | Path) -> Path:
+    """The model path, or ModelError when there is no such file."""
+    model = Path(model)
+    if not model.is_file():
+        raise ModelError(f"model file not found: {model}",
+                         hint="train one with `handlite train` or pass --model")
+    return model
+
+
 def run_demo(model: str | Path = DEFAULT_MODEL, out: str | Path = DEFAULT_OUT,
              settings: DemoSettings | None = None, say: Say | None = None,
              bench_progress: Any = None) -> DemoReport:
@@ -229,10 +238,7 @@ def run_demo(model: str | Path = DEFAULT_MODEL, out: str | Path = DEFAULT_OUT,
 
     settings = settings or DemoSettings()
     say = say or (lambda _msg: None)
-    model = Path(model)
-    if not model.is_file():
-        raise ModelError(f"model file not found: {model}",
-                         hint="train one with `handlite train` or pass --model")
+    model = check_model(model)
     out = Path(out)
     rep = DemoReport(str(model), str(out), settings)
     t_all = time.perf_counter()

@@ -24,8 +24,9 @@ def demo(model_path, out_dir, count, runs, warmup, threads, as_json):
     measure accuracy and host speed, and print one table (report.md and plots in --out)."""
     from rich.table import Table
 
-    from handlite.demo import DemoSettings, run_demo
+    from handlite.demo import DemoSettings, check_model, run_demo
 
+    check_model(model_path)  # fail in one line before any progress display starts
     settings = DemoSettings(count=count, runs=runs, warmup=warmup, threads=threads)
     with progress(transient=True) as bar:
         report = run_demo(model_path, out_dir, settings, say=lambda m: err.print(m),
