@@ -22,7 +22,8 @@ def test_drop_mid_push_removes_the_partial_file(transport, stand_in, make_file):
     with pytest.raises(TransportError) as e:
         push_verified(dev, [local])
     message = str(e.value)
-    assert "lost device" in message and "partial file" in message and "removed" in message
+    assert "lost device" in message and "partial file" in message and "removed" in message, \
+        message
     assert not tmp_file(phone, "big.tflite").exists()
     # The fault fired once; the same Device object reconnects and the push now succeeds.
     [r] = push_verified(dev, [local])

@@ -167,6 +167,9 @@ class ServerDevice(Device):
         if not re.fullmatch(r".+:\d+", self.serial):
             return False
         try:
+            # A dropped TCP device may linger as "offline"; connecting again would then only
+            # say "already connected", so drop the stale transport first.
+            self._client.disconnect(self.serial)
             self._client.connect(self.serial, timeout=5)
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline:

@@ -153,10 +153,12 @@ def _push_one(device: Device, path: Path, remote: str, tool: str | None,
 
 def _cleanup(device: Device, remote: str) -> str:
     """Remove a partial file once the device answers again; say what happened."""
-    for _attempt in range(3):
+    deadline = time.monotonic() + 20  # a phone re-enumerating on USB takes seconds
+    while True:
         try:
             device.shell(["rm", "-f", remote], timeout=15, check=True)
             return f"the partial file {remote} was removed"
         except DeviceError:
+            if time.monotonic() > deadline:
+                return f"a partial file may remain at {remote}"
             time.sleep(0.5)
-    return f"a partial file may remain at {remote}"

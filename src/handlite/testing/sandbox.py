@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -57,7 +58,7 @@ _TOOLS = ("sh", "ls", "cat", "rm", "rmdir", "mkdir", "mv", "cp", "ln", "chmod", 
           "basename", "dirname", "readlink", "test", "[", "md5sum", "sha1sum", "sha256sum",
           "taskset", "nproc", "nice", "timeout", "tee", "seq", "expr", "cmp", "od", "which",
           "sync", "awk", "id")
-_SHIMS = ("getprop", "dumpsys", "df", "am", "logcat")
+_SHIMS = ("dumpsys", "df", "am", "logcat")
 
 _PIXEL7_PROPS = {
     "ro.product.name": "panther",
@@ -227,6 +228,16 @@ class Sandbox:
                 f"#!{sys.executable} -S\nimport sys\nsys.path.insert(0, {str(src)!r})\n"
                 "from handlite.testing.shims import main\nmain()\n")
             (sysbin / shim).chmod(0o755)
+        # getprop runs in every info query: a shell script, no interpreter start-up.
+        props = self.profile.props
+        cases = "".join(f"  {shlex.quote(k)}) echo {shlex.quote(v)};;\n"
+                        for k, v in sorted(props.items()))
+        listing = "".join(f"[{k}]: [{v}]\n" for k, v in sorted(props.items()))
+        self._write_state("getprop.txt", listing)
+        (sysbin / "getprop").write_text(
+            '#!/bin/sh\n[ $# -eq 0 ] && exec cat "$HANDLITE_DEVICE_ROOT/.device/getprop.txt"\n'
+            f'case "$1" in\n{cases}  *) echo "$2";;\nesac\n')
+        (sysbin / "getprop").chmod(0o755)
 
     def _write_cpufreq(self) -> None:
         cpu = self.root / "sys/devices/system/cpu"

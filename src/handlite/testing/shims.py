@@ -1,7 +1,9 @@
-"""Device tools of the stand-in phone that a host cannot provide: getprop, dumpsys, df, am,
-logcat. Each sandbox's `system/bin/<name>` runs `main()`, which dispatches on its own name and
-reads the sandbox state from `$HANDLITE_DEVICE_ROOT/.device/`. Output formats follow what
-Android prints (toybox/toolbox, BatteryService, ThermalManagerService).
+"""Device tools of the stand-in phone that a host cannot provide: dumpsys, df, am, logcat.
+
+(getprop is a generated shell script, see `Sandbox`.) Each sandbox's `system/bin/<name>` runs
+`main()`, which dispatches on its own name and reads the sandbox state from
+`$HANDLITE_DEVICE_ROOT/.device/`. Output formats follow what Android prints (toybox/toolbox,
+BatteryService, ThermalManagerService).
 """
 
 from __future__ import annotations
@@ -34,17 +36,6 @@ def _root() -> Path:
 
 def _profile() -> dict:
     return json.loads((_root() / ".device" / "profile.json").read_text())
-
-
-def getprop(args: list[str]) -> int:
-    props = _profile()["props"]
-    if not args:
-        for key in sorted(props):
-            print(f"[{key}]: [{props[key]}]")
-    else:
-        # Like Android: an unknown key prints an empty line (or the given default).
-        print(props.get(args[0], args[1] if len(args) > 1 else ""))
-    return 0
 
 
 def _battery(p: dict) -> None:
@@ -141,7 +132,7 @@ def logcat(args: list[str]) -> int:
     return 0
 
 
-TOOLS = {"getprop": getprop, "dumpsys": dumpsys, "df": df, "am": am, "logcat": logcat}
+TOOLS = {"dumpsys": dumpsys, "df": df, "am": am, "logcat": logcat}
 
 
 def main() -> None:
