@@ -26,10 +26,7 @@ invoked (the benchmark's invoke-only mode).
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,25 +200,6 @@ class Prediction:
         return doc
 
 
-@contextlib.contextmanager
-def _quiet_fd2():
-    """LiteRT's C++ side prints "INFO: Created TensorFlow Lite XNNPACK delegate" on fd 2 for
-    every interpreter; it would interleave with progress bars. Kept with --debug."""
-    if os.environ.get("HANDLITE_DEBUG"):
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def _now() -> int:
     return time.perf_counter_ns()
 
@@ -300,10 +278,11 @@ class HandRuntime:
 
     def _load_interpreter(self, data: bytes, where: str):
         from handlite import _quiet
+        from handlite.tflite_info import quiet_fd2
         _quiet.install()
         from ai_edge_litert.interpreter import Interpreter
         try:
-            with _quiet_fd2():
+            with quiet_fd2():
                 interp = Interpreter(model_content=data, num_threads=self.threads)
                 interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
