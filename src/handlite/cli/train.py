@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 
 from handlite.cli.common import emit_json, err, human, json_option, progress
@@ -35,6 +37,8 @@ DATA_HELP = "Data spec: synth:DIR | cmu:DIR | rhd:DIR (evaluate also takes plain
 @click.option("--steps-per-epoch", type=int, default=None,
               help="Batches per epoch [default: one pass over the training hands].")
 @click.option("--limit", type=int, default=None, help="Read at most this many hands.")
+@click.option("--bn-momentum", type=float, default=0.99, show_default=True,
+              help="BatchNorm moving-average momentum while training.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-augment", is_flag=True, help="Train on plain crops.")
 @click.option("--init", type=click.Path(dir_okay=False), default=None,
@@ -47,16 +51,17 @@ DATA_HELP = "Data spec: synth:DIR | cmu:DIR | rhd:DIR (evaluate also takes plain
               help="Checkpoint + CSV log folder [default: <out without .keras>.run/].")
 @json_option
 def train(data, out, size, epochs, batch, optimizer, lr, schedule, sigma, val, val_split,
-          val_count, steps_per_epoch, limit, seed, no_augment, init, backbone_weights, resume,
-          run_dir, as_json) -> None:
+          val_count, steps_per_epoch, limit, bn_momentum, seed, no_augment, init,
+          backbone_weights, resume, run_dir, as_json) -> None:
     """Train the paper's network on DATA; checkpoints and a CSV log after every epoch."""
     from handlite.train import TrainConfig, train as run_training
 
     cfg = TrainConfig(data=data, out=out, size=size, epochs=epochs, batch=batch,
                       optimizer=optimizer, lr=lr, schedule=schedule, sigma=sigma, val=val,
                       val_split=val_split, val_count=val_count, steps_per_epoch=steps_per_epoch,
-                      limit=limit, seed=seed, augment=not no_augment, init=init,
-                      backbone_weights=backbone_weights, resume=resume, run_dir=run_dir)
+                      limit=limit, bn_momentum=bn_momentum, seed=seed,
+                      augment=not no_augment, init=init, backbone_weights=backbone_weights,
+                      resume=resume, run_dir=run_dir)
     with progress() as bar:
         task = bar.add_task("training", total=None)
 
@@ -70,6 +75,10 @@ def train(data, out, size, epochs, batch, optimizer, lr, schedule, sigma, val, v
             elif event == "batch":
                 bar.update(task, completed=payload["step"],
                            description=f"loss {payload['loss']:.5f}")
+                if not err.is_terminal and payload["step"] % 25 == 0:
+                    # a log file gets no live bar: leave a trace of progress instead
+                    err.print(f"  step {payload['step']}/{payload['steps']} loss "
+                              f"{payload['loss']:.5f} ({time.strftime('%H:%M:%S')})")
             elif event == "epoch":
                 err.print(_epoch_line(payload))
                 bar.update(task, completed=0)

@@ -6,6 +6,7 @@ No hand data set can be downloaded where handlite is built, so it draws its own.
     keypoints  (21, 2) float32, image pixels (pixel-centre convention), OpenPose order
     visible    (21,) uint8: 1 inside the image and not hidden by a foreign occluder
     occluded   (21,) uint8: 1 where the hand's own parts cover the joint (still labelled)
+    parts      (S, S) uint8: which hand part each pixel shows (0 = not the hand)
 
 The hand is a right hand in its own frame (x radial = towards the thumb, y distal = towards the
 fingers, z palmar = out of the palm; a right-handed frame, so a proper rotation keeps it a right
@@ -76,6 +77,7 @@ class SynthSample:
     keypoints: np.ndarray  # (21, 2) float32 px
     visible: np.ndarray    # (21,) uint8
     occluded: np.ndarray   # (21,) uint8
+    parts: np.ndarray      # (S, S) uint8 part ids: 0 none, 1 palm, 2 forearm, 10f + b bones
 
 
 # ---------------------------------------------------------------- geometry
@@ -335,7 +337,8 @@ def _draw_hand(rng, img, label, cam, p2, palm_n, hand_scale, skin):
                         p2[13], p2[17], p2[0] - wrist_dir * w_r])
     palm_col = _shade(skin, palm_light * depth_shade(cam[[0, 5, 9, 13, 17], 2].mean()))
     hull = cv2.convexHull((outline * _ONE).round().astype(np.int32))
-    for canvas, col, line in ((img, _shade(palm_col, 0.75), cv2.LINE_AA), (label, (1,), cv2.LINE_8)):
+    for canvas, col, line in ((img, _shade(palm_col, 0.75), cv2.LINE_AA),
+                              (label, (1,), cv2.LINE_8)):
         cv2.fillConvexPoly(canvas, hull, tuple(float(c) for c in col), line, _SHIFT)
     inner = outline.mean(axis=0) + (outline - outline.mean(axis=0)) * 0.93
     cv2.fillConvexPoly(img, cv2.convexHull((inner * _ONE).round().astype(np.int32)),
@@ -416,7 +419,7 @@ def render(rng: np.random.Generator, size: int = DEFAULT_SIZE) -> SynthSample:
         visible &= (occ[xi[:, 1], xi[:, 0]] == 0).astype(np.uint8)
 
     img = _photometric(rng, img)
-    return SynthSample(img, keypoints, visible, occluded)
+    return SynthSample(img, keypoints, visible, occluded, label)
 
 
 def _photometric(rng, img: np.ndarray) -> np.ndarray:
