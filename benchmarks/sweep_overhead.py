@@ -57,7 +57,7 @@ def main() -> int:
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" /
                                          "sweep_overhead.json"))
     args = ap.parse_args()
-    from handlite.bench.adb import open_devices
+    from handlite.device import connect as open_devices
     from handlite.bench.hygiene import HygieneSettings
     from handlite.bench.runners import BenchmarkModelRunner, RunSettings
     from handlite.bench.sweep import SweepPlan, run_sweep

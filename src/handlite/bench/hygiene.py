@@ -16,7 +16,6 @@ A result is flagged:
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -57,115 +56,41 @@ class Shell(Protocol):
     def __call__(self, command: str) -> str: ...
 
 
-# One round trip collects everything (each adb shell costs a few ms even on USB). Section
-# markers keep the parts apart; paths are fixed strings, nothing user-given is interpolated.
-_SNAPSHOT = r"""
-echo '##battery'; dumpsys battery 2>/dev/null
-echo '##thermal'; for z in /sys/class/thermal/thermal_zone*; do [ -r "$z/temp" ] && echo "$(cat "$z/type" 2>/dev/null)|$(cat "$z/temp" 2>/dev/null)"; done
-echo '##cpufreq'; for p in /sys/devices/system/cpu/cpufreq/policy* /sys/devices/system/cpu/cpu[0-9]*/cpufreq; do [ -r "$p/scaling_governor" ] && echo "$p|$(cat "$p/related_cpus" 2>/dev/null)|$(cat "$p/scaling_governor" 2>/dev/null)|$(cat "$p/cpuinfo_max_freq" 2>/dev/null)|$(cat "$p/scaling_cur_freq" 2>/dev/null)"; done
-echo '##thermalservice'; dumpsys thermalservice 2>/dev/null | head -n 40
-echo '##end'
-""".strip()
-_AFTER = "\n".join(line for line in _SNAPSHOT.splitlines()
-                   if line.startswith(("echo '##battery'", "echo '##thermal'", "echo '##end'")))
-_THERMAL_ONLY = ("for z in /sys/class/thermal/thermal_zone*; do [ -r \"$z/temp\" ] && "
-                 "echo \"$(cat \"$z/type\" 2>/dev/null)|$(cat \"$z/temp\" 2>/dev/null)\"; done")
+# The per-cell reading: battery and thermal zones in one round trip, in the line formats of
+# `handlite.device.info` (whose parsers read them); the full picture (governors, clusters,
+# thermal service) comes once per device from `Device.info()`.
+_LIGHT = ("echo @@battery; dumpsys battery 2>/dev/null; echo @@thermal; "
+          "for z in /sys/class/thermal/thermal_zone*; do [ -r \"$z/temp\" ] || continue; "
+          "echo \"${z##*/}|$(cat \"$z/type\" 2>/dev/null)|$(cat \"$z/temp\" 2>/dev/null)\"; "
+          "done; echo @@end")
+_THERMAL_ONLY = _LIGHT[_LIGHT.index("for z"):_LIGHT.index(" echo @@end")]
 
 THERMAL_STATUS = {0: "none", 1: "light", 2: "moderate", 3: "severe", 4: "critical",
                   5: "emergency", 6: "shutdown"}
 
 
-def _sections(text: str) -> dict[str, list[str]]:
+def _sections(text: str) -> dict[str, str]:
     sections: dict[str, list[str]] = {}
     current = None
     for line in text.splitlines():
-        if line.startswith("##"):
+        if line.startswith("@@"):
             current = line[2:].strip()
             sections[current] = []
         elif current is not None:
             sections[current].append(line.rstrip("\r"))
-    return sections
+    return {k: "\n".join(v) for k, v in sections.items()}
 
 
-def parse_battery(lines: list[str]) -> dict[str, Any] | None:
-    """`dumpsys battery` -> {'level': %, 'temperature_c': C, 'powered': bool} or None."""
-    values: dict[str, str] = {}
-    for line in lines:
-        key, sep, value = line.strip().partition(":")
-        if sep:
-            values[key.strip().lower()] = value.strip()
-    if "level" not in values:
+def hottest(zones: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """The hottest readable zone as {'zone': its type (or name), 'temp_c'}, or None.
+
+    Disconnected sensors read -273 C or absurd values; they are not the device's heat."""
+    readable = [z for z in zones or [] if z.get("temp_c") is not None
+                and -40.0 < z["temp_c"] < 150.0]
+    if not readable:
         return None
-    out: dict[str, Any] = {"level": None, "temperature_c": None, "powered": None}
-    try:
-        out["level"] = int(values["level"])
-        if "temperature" in values:
-            out["temperature_c"] = int(values["temperature"]) / 10.0  # tenths of a degree
-    except ValueError:
-        return None
-    powered = [values.get(k) for k in ("ac powered", "usb powered", "wireless powered")]
-    if any(v is not None for v in powered):
-        out["powered"] = any(v == "true" for v in powered)
-    return out
-
-
-def _to_celsius(raw: str) -> float | None:
-    try:
-        value = float(raw)
-    except ValueError:
-        return None
-    # kernels report millidegrees; some old ones whole degrees
-    celsius = value / 1000.0 if abs(value) >= 1000 else value
-    # disconnected sensors read -273 or absurd values; they are not the device's heat
-    return celsius if -40.0 < celsius < 150.0 else None
-
-
-def parse_thermal_zones(lines: list[str]) -> list[dict[str, Any]]:
-    """`type|temp` lines -> [{'zone': type, 'temp_c': C}, ...] (unreadable zones dropped)."""
-    zones = []
-    for line in lines:
-        kind, sep, raw = line.strip().rpartition("|")
-        if not sep:
-            continue
-        temp = _to_celsius(raw.strip())
-        if temp is not None:
-            zones.append({"zone": kind.strip() or "?", "temp_c": temp})
-    return zones
-
-
-def hottest(zones: list[dict[str, Any]]) -> dict[str, Any] | None:
-    return max(zones, key=lambda z: z["temp_c"]) if zones else None
-
-
-def parse_cpufreq(lines: list[str]) -> list[dict[str, Any]]:
-    """`path|related_cpus|governor|max_khz|cur_khz` lines -> one entry per CPU cluster."""
-    clusters: dict[tuple[int, ...], dict[str, Any]] = {}
-    for line in lines:
-        parts = line.strip().split("|")
-        if len(parts) != 5:
-            continue
-        path, related, governor, max_khz, cur_khz = parts
-        cpus = tuple(int(c) for c in related.split() if c.isdigit())
-        if not cpus:
-            match = re.search(r"cpu(\d+)/cpufreq$", path)
-            cpus = (int(match.group(1)),) if match else ()
-        if not cpus or cpus in clusters:
-            continue  # cpuN/cpufreq is often a link to the policy already seen
-        clusters[cpus] = {"name": path.rstrip("/").split("/")[-1] if "policy" in path
-                          else f"cpu{cpus[0]}", "cpus": list(cpus), "governor": governor or None,
-                          "max_khz": int(max_khz) if max_khz.isdigit() else None,
-                          "cur_khz": int(cur_khz) if cur_khz.isdigit() else None}
-    return sorted(clusters.values(), key=lambda c: c["cpus"][0])
-
-
-def parse_thermalservice(lines: list[str]) -> dict[str, Any] | None:
-    """`dumpsys thermalservice` -> {'status': 0..6, 'status_name': ..} or None if absent."""
-    for line in lines:
-        match = re.match(r"\s*Thermal Status:\s*(\d+)", line)
-        if match:
-            code = int(match.group(1))
-            return {"status": code, "status_name": THERMAL_STATUS.get(code, "unknown")}
-    return None
+    top = max(readable, key=lambda z: z["temp_c"])
+    return {"zone": top.get("type") or top["zone"], "temp_c": top["temp_c"]}
 
 
 def big_core_mask(clusters: list[dict[str, Any]]) -> str | None:
@@ -182,26 +107,36 @@ def big_core_mask(clusters: list[dict[str, Any]]) -> str | None:
     return f"{mask:x}"
 
 
-def snapshot(shell: Shell, full: bool = True) -> dict[str, Any]:
-    """The device's state now (one shell round trip): battery, thermal, governors, status.
-
-    `full=False` reads only battery and thermal zones (after a run, the cheap part).
-    """
-    sections = _sections(shell(_SNAPSHOT if full else _AFTER))
-    zones = parse_thermal_zones(sections.get("thermal", []))
-    clusters = parse_cpufreq(sections.get("cpufreq", []))
+def snapshot_from_info(info: dict[str, Any]) -> dict[str, Any]:
+    """The device's state from `Device.info()` (`handlite.device.info.collect`): battery,
+    hottest zone, CPU clusters, governors per cpufreq policy, thermal service status."""
+    clusters = info.get("cpu_clusters") or []
+    status = info.get("thermal_status")
     return {
-        "battery": parse_battery(sections.get("battery", [])),
-        "hottest": hottest(zones),
-        "zones": len(zones),
+        "battery": info.get("battery"),
+        "hottest": hottest(info.get("thermal_zones")),
+        "zones": len(info.get("thermal_zones") or []),
         "clusters": clusters,
-        "governors": {c["name"]: c["governor"] for c in clusters},
-        "thermal_status": parse_thermalservice(sections.get("thermalservice", [])),
+        # kernels name a policy after its first CPU
+        "governors": {f"policy{c['cpus'][0]}": c["governor"] for c in clusters if c["cpus"]},
+        "thermal_status": None if status is None else
+        {"status": status, "status_name": THERMAL_STATUS.get(status, "unknown")},
     }
 
 
+def light_snapshot(shell: Shell) -> dict[str, Any]:
+    """Battery and hottest zone now (one shell round trip; before and after each cell)."""
+    from handlite.device.info import parse_battery, parse_thermal
+
+    sections = _sections(shell(_LIGHT))
+    return {"battery": parse_battery(sections.get("battery", "")),
+            "hottest": hottest(parse_thermal(sections.get("thermal", "")))}
+
+
 def hottest_now(shell: Shell) -> dict[str, Any] | None:
-    return hottest(parse_thermal_zones(shell(_THERMAL_ONLY).splitlines()))
+    from handlite.device.info import parse_thermal
+
+    return hottest(parse_thermal(shell(_THERMAL_ONLY)))
 
 
 def thermal_gate(read_hottest: Callable[[], dict[str, Any] | None], settings: HygieneSettings,

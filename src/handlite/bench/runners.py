@@ -4,15 +4,16 @@
 Units: times in ms in results (the tool's microseconds are converted by `bench.stats`),
 `device_s` in seconds (wall time of the on-device command, for the overhead budget).
 
-A runner needs a device object with (the device layer provides it; see `bench.sweep`):
-    serial: str
-    shell(command: str, timeout: float | None) -> (exit_code: int | None, output: str)
-    push(local: Path, remote: str) -> None;  pull(remote: str, local: Path) -> None
-Every path and argument that reaches a device shell is quoted with shlex.quote.
+Devices are `handlite.device.Device` objects (`handlite.device.connect`): shell with exit
+codes, push/pull/stat over sync. Round trips per cell are what the overhead budget pays for,
+so models are pushed once and checked once per sweep (`push_kept`), and the app runner polls
+its result with one command. Every path and argument that reaches a device shell is quoted
+with shlex.quote.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shlex
@@ -20,25 +21,19 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from handlite.bench import parser
 from handlite.bench.stats import stats_from_tool
 from handlite.bench.store import DELEGATES, SCHEMA, sha256_file
-from handlite.errors import BenchmarkError, InputError, UsageError, choice_error
+from handlite.device import Device
+from handlite.errors import (BenchmarkError, DeviceCommandError, InputError, UsageError,
+                             choice_error)
 
 DEVICE_DIR = "/data/local/tmp/handlite"
 APP_PACKAGE = "org.handlite.app"
 APP_ACTIVITY = ".BenchmarkActivity"
 APP_LOG_TAG = "handlite.bench"
-
-
-class Device(Protocol):
-    serial: str
-
-    def shell(self, command: str, timeout: float | None = None) -> tuple[int | None, str]: ...
-    def push(self, local: Path, remote: str) -> None: ...
-    def pull(self, remote: str, local: Path) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -90,11 +85,8 @@ def _q(value: Any) -> str:
 
 
 def sh(device: Device, command: str, timeout: float | None = 60.0) -> tuple[int | None, str]:
-    """(exit code, output) from either device interface: `bench.adb.AdbDevice` returns a
-    tuple, `handlite.device` backends a ShellResult (stderr is appended to the output)."""
+    """(exit code, stdout + stderr) of a device command."""
     result = device.shell(command, timeout=timeout)
-    if isinstance(result, tuple):
-        return result
     return result.exit_code, (result.stdout or "") + (result.stderr or "")
 
 
@@ -106,19 +98,41 @@ def run_checked(device: Device, command: str, what: str, timeout: float | None =
     return output
 
 
+_SHA_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def model_sha(path: Path) -> str:
+    """sha256 of a local file, hashed once per (path, size, mtime): a sweep names each model
+    in every cell, and a 224 float32 model is ~10 MB."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _SHA_CACHE:
+        _SHA_CACHE[key] = sha256_file(path)
+    return _SHA_CACHE[key]
+
+
 def push_kept(device: Device, local: Path, remote_dir: str, sha: str | None = None,
-              mode: str | None = None) -> str:
+              mode: int = 0o644, known: set[tuple[str, str]] | None = None) -> str:
     """Push `local` to `remote_dir/<sha12>_<name>` unless a file of that name and size is
-    already there (models and the tool are kept by hash across runs and sweeps)."""
-    sha = sha or sha256_file(local)
+    already there (models and the tool are kept by hash across runs and sweeps).
+
+    `known` (serial, remote) pairs already checked in this sweep skip the check: one device
+    round trip less per cell."""
+    sha = sha or model_sha(local)
     remote = f"{remote_dir}/{sha[:12]}_{local.name}"
+    if known is not None and (device.serial, remote) in known:
+        return remote
     size = local.stat().st_size
-    _, out = sh(device, f"[ -f {_q(remote)} ] && wc -c < {_q(remote)}")
-    if out.strip() != str(size):
-        run_checked(device, f"mkdir -p {_q(remote_dir)}", "mkdir")
-        device.push(local, remote)
-    if mode:
-        run_checked(device, f"chmod {mode} {_q(remote)}", "chmod")
+    st = device.stat(remote)
+    if not (st.is_file and st.size == size):
+        device.push(local, remote, mode=mode)
+        st = device.stat(remote)
+        # a push that "succeeded" into a full disk leaves a short file
+        if not (st.is_file and st.size == size):
+            raise BenchmarkError(f"{remote} on {device.serial} has {st.size} bytes after the "
+                                 f"push, expected {size}")
+    if known is not None:
+        known.add((device.serial, remote))
     return remote
 
 
@@ -149,10 +163,11 @@ class BenchmarkModelRunner(Runner):
         self.sha = sha256_file(self.binary)
         self.device_dir = device_dir
         self._remote: dict[str, str] = {}
+        self._known: set[tuple[str, str]] = set()
 
     def prepare(self, device: Device) -> None:
         self._remote[device.serial] = push_kept(device, self.binary, f"{self.device_dir}/bin",
-                                                self.sha, mode="755")
+                                                self.sha, mode=0o755)
 
     def command(self, remote_bin: str, remote_model: str, cell: Cell, settings: RunSettings,
                 parity_in: str | None = None, parity_name: str | None = None,
@@ -182,17 +197,22 @@ class BenchmarkModelRunner(Runner):
             parity: ParityInput | None = None) -> RunResult:
         if device.serial not in self._remote:
             self.prepare(device)
-        model_sha = sha256_file(cell.model)
-        remote_model = push_kept(device, cell.model, f"{self.device_dir}/models", model_sha)
+        sha = model_sha(cell.model)
+        remote_model = push_kept(device, cell.model, f"{self.device_dir}/models", sha,
+                                 known=self._known)
         p_in = p_out = None
         if parity is not None:
             with tempfile.TemporaryDirectory() as tmp:
                 local_in = Path(tmp) / "parity_input.bin"
                 local_in.write_bytes(parity.input_bytes)
-                p_in = push_kept(device, local_in, f"{self.device_dir}/parity")
-            p_out = f"{self.device_dir}/parity/{model_sha[:12]}_{cell.delegate}_output.bin"
+                p_in = push_kept(device, local_in, f"{self.device_dir}/parity",
+                                 hashlib.sha256(parity.input_bytes).hexdigest(), known=self._known)
+            p_out = f"{self.device_dir}/parity/{sha[:12]}_{cell.delegate}_output.bin"
         command = self.command(self._remote[device.serial], remote_model, cell, settings,
                                p_in, parity.input_name if parity else None, p_out)
+        if p_out:
+            # a dump left by an earlier run must never pass for this run's outputs
+            command = f"rm -f {_q(p_out)}; {command}"
         start = time.perf_counter()
         code, output = sh(device, command, timeout=settings.timeout_s)
         device_s = time.perf_counter() - start
@@ -220,7 +240,12 @@ class BenchmarkModelRunner(Runner):
             # asked for a delegate, the tool never said it replaced anything
             flags.append("delegate_not_applied")
         if parity is not None:
-            device.pull(p_out, parity.output_local)
+            try:
+                device.pull(p_out, parity.output_local)
+            except DeviceCommandError:
+                # no dump (the tool did not write one): the parity check says so, the
+                # timings stand
+                parity.output_local.unlink(missing_ok=True)
         return RunResult(stats=stats, delegation=delegation, flags=flags,
                          runtime={"name": "benchmark_model", "version": f"sha256:{self.sha[:12]}"},
                          device_s=device_s, raw_output=output)
@@ -275,53 +300,59 @@ class AppRunner(Runner):
             raise UsageError(f"{package!r} is not an Android package name")
         self.package = package
         self.poll_s = poll_s
+        self._known: set[tuple[str, str]] = set()
 
     @property
     def files_dir(self) -> str:
         return f"/sdcard/Android/data/{self.package}/files/handlite"
 
-    def command(self, remote_model: str, cell: Cell, settings: RunSettings, out: str) -> str:
+    def command(self, remote_model: str, cell: Cell, settings: RunSettings, out: str,
+                serial: str | None = None) -> str:
         args = ["am", "start", "-S", "-W", "-n", f"{self.package}/{APP_ACTIVITY}",
                 "--es", "model", remote_model, "--es", "delegate", cell.delegate,
                 "--ei", "threads", str(cell.threads), "--ei", "runs", str(settings.runs),
                 "--ei", "warmup", str(settings.warmup), "--es", "out", out]
+        if serial:
+            args += ["--es", "serial", serial]  # the app's own record then names the device
         return " ".join(_q(a) for a in args)
+
+    def _poll(self, device: Device, remote_out: str) -> dict[str, Any] | None:
+        """The app's record if it has finished (its file, else its logcat line), else None.
+
+        One round trip: logcat first, then the file. The app writes the file before it logs,
+        so when the log has the result the file check that follows sees the file too."""
+        _, text = sh(device, f"echo @@log; logcat -d -s {_q(APP_LOG_TAG + ':*')}; "
+                             f"if [ -f {_q(remote_out)} ]; then echo @@file; "
+                             f"cat {_q(remote_out)}; fi")
+        log, _, content = text.partition("\n@@file\n")
+        if content.strip():
+            try:
+                return json.loads(content)
+            except ValueError:
+                pass  # unreadable file: the log line may still have the record
+        return parse_app_logcat(log)
 
     def run(self, device: Device, cell: Cell, settings: RunSettings,
             parity: ParityInput | None = None) -> RunResult:
         if parity is not None:
             raise UsageError("on-device parity needs the benchmark_model runner")
-        model_sha = sha256_file(cell.model)
+        sha = model_sha(cell.model)
         # the app reads its own external files folder; /data/local/tmp is closed to apps
-        remote_model = push_kept(device, cell.model, f"{self.files_dir}/models", model_sha)
-        out = f"result_{model_sha[:12]}_{cell.delegate}_t{cell.threads}.json"
+        remote_model = push_kept(device, cell.model, f"{self.files_dir}/models", sha,
+                                 known=self._known)
+        out = f"result_{sha[:12]}_{cell.delegate}_t{cell.threads}.json"
         remote_out = f"{self.files_dir}/{out}"
-        run_checked(device, f"rm -f {_q(remote_out)}; logcat -c", "clearing old results")
         start = time.perf_counter()
-        output = run_checked(device, self.command(remote_model, cell, settings, out),
+        # old results and log lines must not pass for this run's
+        output = run_checked(device, f"rm -f {_q(remote_out)}; logcat -c; "
+                             + self.command(remote_model, cell, settings, out, device.serial),
                              "am start", timeout=60)
         if "Error:" in output or "does not exist" in output:
             raise BenchmarkError(f"could not start {self.package}{APP_ACTIVITY} on "
                                  f"{device.serial}: {output.strip().splitlines()[-1]}",
                                  hint="is the handlite app installed? (handlite app install)")
-        record = None
         deadline = start + settings.timeout_s
-        while record is None:
-            _, ready = sh(device, f"[ -f {_q(remote_out)} ] && echo ready")
-            if ready.strip() == "ready":
-                with tempfile.TemporaryDirectory() as tmp:
-                    local = Path(tmp) / out
-                    device.pull(remote_out, local)
-                    try:
-                        record = json.loads(local.read_text())
-                    except ValueError:
-                        record = None  # still being written; the app renames when done
-                if record is not None:
-                    break
-            _, log = sh(device, f"logcat -d -s {_q(APP_LOG_TAG + ':*')}")
-            record = parse_app_logcat(log)
-            if record is not None:
-                break
+        while (record := self._poll(device, remote_out)) is None:
             if time.perf_counter() > deadline:
                 raise BenchmarkError(f"no result from the app on {device.serial} after "
                                      f"{settings.timeout_s:.0f} s")

@@ -13,7 +13,6 @@ benchmark commands (what `benchmarks/sweep_overhead.py` compares).
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -63,24 +62,13 @@ class SweepResult:
         return [r for r in self.records if r["status"] == "failed"]
 
 
-def device_target(device: Device, snap: dict[str, Any], runtime: dict[str, Any]) -> dict:
-    """The record's `target` block for an Android device (one getprop round trip)."""
-    keys = ("ro.product.model", "ro.soc.model", "ro.board.platform", "ro.product.cpu.abilist",
-            "ro.build.version.release", "ro.build.version.sdk", "ro.hardware")
-    # one `getprop` listing, not one call per key: each call costs a process on the phone
-    _, listing = sh(device, "getprop")
-    props = {}
-    for line in listing.splitlines():
-        match = re.match(r"\[([^\]]+)\]:\s*\[(.*)\]\s*$", line.strip())
-        if match and match.group(1) in keys:
-            props[match.group(1)] = match.group(2).strip() or None
-    release, sdk = props.get("ro.build.version.release"), props.get("ro.build.version.sdk")
-    cores = sum(len(c["cpus"]) for c in snap.get("clusters") or []) or None
-    return {"kind": "android", "id": device.serial, "serial": device.serial,
-            "model": props.get("ro.product.model"),
-            "soc": props.get("ro.soc.model") or props.get("ro.board.platform"),
-            "abi": (props.get("ro.product.cpu.abilist") or "").split(",")[0] or None,
-            "cpu": props.get("ro.hardware"), "cores": cores,
+def device_target(serial: str, info: dict[str, Any], runtime: dict[str, Any]) -> dict:
+    """The record's `target` block for an Android device, from `Device.info()`."""
+    release, sdk = info.get("release"), info.get("sdk")
+    cores = sum(c["cores"] for c in info.get("cpu_clusters") or []) or None
+    return {"kind": "android", "id": serial, "serial": serial, "model": info.get("model"),
+            "soc": info.get("soc"), "abi": (info.get("abis") or [None])[0],
+            "cpu": None, "cores": cores,
             "os": f"Android {release} (SDK {sdk})" if release else None,
             "runtime": runtime}
 
@@ -140,12 +128,16 @@ class _DeviceWorker:
         self.emit(self.serial, "start", {"cells": len(self.cells)})
         target = self._fallback_target()
         try:
-            snap = self.snap = hyg.snapshot(self._shell)
+            # one round trip: props, clusters, governors, thermal, battery, thermal service
+            info = self.device.info()
+            if info.get("model") is None and info.get("hint"):
+                raise DeviceError(info["hint"])
+            snap = self.snap = hyg.snapshot_from_info(info)
             plan.runner.prepare(self.device)
             runtime = {"name": plan.runner.name,
                        "version": getattr(plan.runner, "sha", None) and
                        f"sha256:{plan.runner.sha[:12]}"}
-            target = device_target(self.device, snap, runtime)
+            target = device_target(self.serial, info, runtime)
         except HandliteError as exc:
             self._fail_rest(self.cells, target, f"device {self.serial} not usable: {exc}")
             return
@@ -187,7 +179,7 @@ class _DeviceWorker:
         plan = self.plan
         # per cell only the cheap readings (battery, thermal zones); governors and the
         # thermal service status come from the device's first snapshot
-        light = self._next_before or hyg.snapshot(self._shell, full=False)
+        light = self._next_before or hyg.light_snapshot(self._shell)
         self._next_before = None
         before = {**self.snap, "battery": light["battery"], "hottest": light["hottest"]}
         readings = iter([before["hottest"]])
@@ -196,11 +188,16 @@ class _DeviceWorker:
                                 lambda m: self.emit(self.serial, "wait", {"message": m}))
         parity_input = plan.parity.input_for(cell) if plan.parity is not None else None
         results: list[RunResult] = []
-        for _ in range(plan.hygiene.repeats):
-            result = plan.runner.run(self.device, cell, settings, parity_input)
-            self.device_s += result.device_s
-            results.append(result)
-        after = hyg.snapshot(self._shell, full=False)
+        try:
+            for _ in range(plan.hygiene.repeats):
+                result = plan.runner.run(self.device, cell, settings, parity_input)
+                self.device_s += result.device_s
+                results.append(result)
+        except BaseException:
+            if parity_input is not None:
+                parity_input.output_local.unlink(missing_ok=True)
+            raise
+        after = hyg.light_snapshot(self._shell)
         after_hottest = after["hottest"]
         if plan.hygiene.cooldown_s == 0:
             # nothing happens before the next cell: this reading is also its "before"

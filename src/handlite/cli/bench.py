@@ -6,6 +6,7 @@ import click
 
 from handlite.cli.common import (emit_json, err, human, json_option, out, parse_int_list,
                                  parse_str_list, progress)
+from handlite.cli.device import device_options
 
 
 class _BenchGroup(click.Group):
@@ -55,16 +56,9 @@ def parse_cmd(logfile: str, as_json: bool) -> None:
                   f"({d['delegate']}){partial}")
 
 
-def _device_options(f):
-    # The device layer's shared decorator (cli/device.py) replaces these once it exists.
-    f = click.option("--device", "-s", "device", envvar="ANDROID_SERIAL",
-                     help="Device serial, 'all' attached devices, or 'host'.")(f)
-    return f
-
-
 @bench.command("run")
 @click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@_device_options
+@device_options
 @click.option("--threads", default="1", show_default=True, help="Thread counts, e.g. 1,2,4.")
 @click.option("--delegate", default="cpu", show_default=True,
               help="Delegates: cpu,xnnpack,gpu,nnapi (comma separated).")
@@ -90,22 +84,35 @@ def _device_options(f):
 @click.option("--max-spread", default=0.10, show_default=True, type=click.FloatRange(0),
               help="Flag `repeat_spread` when repeats differ by more (relative).")
 @click.option("--pin-big-cores", is_flag=True, help="taskset the tool to the fastest cluster.")
+@click.option("--check-parity", is_flag=True,
+              help="Also run a fixed input on the device and compare the decoded keypoints "
+                   "with --reference under the variant's parity tolerances (exit 1 on a "
+                   "failure).")
+@click.option("--reference", type=click.Path(dir_okay=False),
+              help="The Keras model (.keras) the variants were exported from.")
+@click.option("--parity-data", default="synth", show_default=True,
+              help="Data set whose first crop is the parity input.")
 @json_option
-def run_cmd(models, device, threads, delegate, runner, benchmark_binary, package, runs, warmup,
-            min_secs, out_file, resume, cooldown, thermal_threshold, max_wait, repeats,
-            max_spread, pin_big_cores, as_json) -> None:
-    """Benchmark MODELS on --device (every model x threads x delegate)."""
+def run_cmd(models, device_opts, threads, delegate, runner, benchmark_binary, package, runs,
+            warmup, min_secs, out_file, resume, cooldown, thermal_threshold, max_wait, repeats,
+            max_spread, pin_big_cores, check_parity, reference, parity_data, as_json) -> None:
+    """Benchmark MODELS on --device (every model x threads x delegate); --device host
+    benchmarks this machine."""
     from handlite.errors import UsageError
     thread_list = parse_int_list(threads, "--threads") or [1]
     delegates = parse_str_list(delegate) or ["cpu"]
-    if device == "host":
+    if device_opts.device == "host":
+        if check_parity:
+            raise UsageError("--check-parity is for devices; on the host use `handlite parity`")
         _run_host(models, thread_list, delegates, runs, warmup, min_secs, out_file, as_json)
         return
-    if not device:
-        raise UsageError("no device given", hint="--device SERIAL, 'all', or 'host'")
+    if check_parity and not reference:
+        raise UsageError("--check-parity needs --reference MODEL.keras")
+    if check_parity and runner != "benchmark_model":
+        raise UsageError("--check-parity needs the benchmark_model runner (the app has no "
+                         "input/output dump)")
     from pathlib import Path
 
-    from handlite.bench.adb import open_devices
     from handlite.bench.hygiene import HygieneSettings
     from handlite.bench.runners import RunSettings, make_runner
     from handlite.bench.sweep import SweepPlan, run_sweep
@@ -117,7 +124,13 @@ def run_cmd(models, device, threads, delegate, runner, benchmark_binary, package
                                 cooldown_s=cooldown, repeats=repeats, max_spread=max_spread),
         out=Path(out_file) if out_file else None, resume=resume, pin_big_cores=pin_big_cores)
     cells = plan.cells()  # checks the model files before touching a device
-    devices = open_devices(device)
+    if check_parity:
+        from handlite.bench.device_parity import DeviceParity
+        plan.parity = DeviceParity(reference, parity_data)
+        with progress() as bar:
+            bar.add_task("parity: loading the reference and the models", total=None)
+            plan.parity.prepare(plan.models)
+    devices = device_opts.open()
     with progress() as bar:
         tasks = {d.serial: bar.add_task(d.serial, total=len(cells)) for d in devices}
 
@@ -139,9 +152,17 @@ def run_cmd(models, device, threads, delegate, runner, benchmark_binary, package
                 bar.update(task, description=f"{serial}: {info['message']}")
 
         result = run_sweep(plan, devices, on_event)
+    parity_failed = [r for r in result.records if r.get("parity")
+                     and not r["parity"].get("passed")]
     _render(result.records, as_json, {"out": out_file, "skipped": result.skipped,
-                                       "wall_s": result.wall_s, "device_s": result.device_s})
-    if result.failed:
+                                       "wall_s": result.wall_s, "device_s": result.device_s,
+                                       "parity_failed": len(parity_failed)})
+    for r in parity_failed:
+        p = r["parity"]
+        err.print(f"[red]parity failed[/] {r['target']['id']} {r['model']['name']} "
+                  f"{r['settings']['delegate']} t{r['settings']['threads']}: "
+                  f"{'; '.join(p.get('failures') or [p.get('error') or '?'])}")
+    if result.failed or parity_failed:
         raise click.exceptions.Exit(1)
 
 
