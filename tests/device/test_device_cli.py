@@ -57,13 +57,21 @@ def test_push_command_one_line_error_on_fault(stand_in, run_cli, make_file):
 
 
 def test_push_to_all_devices(stand_in, run_cli, make_file):
-    phones = [stand_in(), stand_in(profile="legacy")]
+    phones = [stand_in(), stand_in(profile="legacy"), stand_in(faults=["fail-push:refused"])]
     for p in phones:
         connect(connect=p.serial)
-    code, out, err = run_cli("push", str(make_file("m.tflite", 1000)), "-s", "all", "--json")
+    local = str(make_file("m.tflite", 1000))
+    serials = ",".join(p.serial for p in phones[:2])
+    code, out, err = run_cli("push", local, "-s", serials, "--json")
     assert code == 0, err
     assert sorted(r["serial"] for r in json.loads(out)["results"]) == sorted(
-        p.serial for p in phones)
+        p.serial for p in phones[:2])
+    # One failing device: the others are still served, the failure is one line, exit 1.
+    code, out, err = run_cli("push", local, "-s", "all", "--json")
+    doc = json.loads(out)
+    assert code == 1 and [e["serial"] for e in doc["errors"]] == [phones[2].serial]
+    assert [r["status"] for r in doc["results"]] == ["skipped", "skipped"]
+    assert err.startswith("error: push failed on 1 of 3 devices") and err.count("\n") == 1
 
 
 def test_stand_in_runs_as_a_module(adb_env, tmp_path):

@@ -4,6 +4,8 @@
     @device_options
     def bench(..., device_opts: DeviceOptions):
         devices = device_opts.open()   # -> list[handlite.device.Device]
+        results, failures = on_each_device(devices, lambda dev: ...)
+        ...render...; raise_failures("bench", failures, len(devices))
 """
 
 from __future__ import annotations
@@ -64,6 +66,29 @@ def device_options(f: Callable) -> Callable:
     ]):
         wrapper = decorate(wrapper)
     return wrapper
+
+
+def on_each_device(targets: list, fn: Callable) -> tuple[list, list[dict]]:
+    """Run fn(device) on each device and close it. With one device its error propagates;
+    with several, failures are collected as {"serial", "error"} so the others still run."""
+    results, failures = [], []
+    for dev in targets:
+        try:
+            results.append(fn(dev))
+        except HandliteError as exc:
+            if len(targets) == 1:
+                raise
+            failures.append({"serial": dev.serial, "error": str(exc)})
+        finally:
+            dev.close()
+    return results, failures
+
+
+def raise_failures(what: str, failures: list[dict], total: int) -> None:
+    """One CheckFailed line for the devices `on_each_device` could not serve (if any)."""
+    if failures:
+        raise CheckFailed(f"{what} failed on {len(failures)} of {total} devices: "
+                          + "; ".join(f"{f['serial']}: {f['error']}" for f in failures))
 
 
 def _ghz(khz: int | None) -> str:
@@ -135,27 +160,23 @@ def push(files: tuple[str, ...], dest: str, force: bool, device_opts: DeviceOpti
     from handlite.device import push_verified
 
     targets = device_opts.open()
-    results, failures = [], []
     # Bars only on a terminal: in logs and pipes they are noise (and a stray blank line).
     bar = progress(transient=True) if err.is_terminal else None
-    with bar or contextlib.nullcontext():
-        for dev in targets:
-            tasks: dict[str, int] = {}
 
-            def report(name: str, done: int, total: int, serial: str = dev.serial) -> None:
-                if bar is None:
-                    return
-                if name not in tasks:
-                    tasks[name] = bar.add_task(f"{serial} {name}", total=total)
-                bar.update(tasks[name], completed=done)
-            try:
-                results += push_verified(dev, files, dest, progress=report, force=force)
-            except HandliteError as exc:
-                if len(targets) == 1:
-                    raise
-                failures.append({"serial": dev.serial, "error": str(exc)})
-            finally:
-                dev.close()
+    def push_to(dev) -> list:
+        tasks: dict[str, int] = {}
+
+        def report(name: str, done: int, total: int) -> None:
+            if bar is None:
+                return
+            if name not in tasks:
+                tasks[name] = bar.add_task(f"{dev.serial} {name}", total=total)
+            bar.update(tasks[name], completed=done)
+        return push_verified(dev, files, dest, progress=report, force=force)
+
+    with bar or contextlib.nullcontext():
+        per_device, failures = on_each_device(targets, push_to)
+    results = [r for rs in per_device for r in rs]
     if as_json:
         emit_json({"results": [r.to_dict() for r in results], "errors": failures})
     else:
@@ -164,6 +185,4 @@ def push(files: tuple[str, ...], dest: str, force: bool, device_opts: DeviceOpti
             speed = f"{r.mb_per_s:,.1f} MB/s" if r.mb_per_s else "—"
             table.add_row(r.serial, r.remote, r.status, _mb(r.bytes), r.verified_by, speed)
         human(as_json).print(table)
-    if failures:
-        raise CheckFailed(f"push failed on {len(failures)} of {len(targets)} devices: "
-                          + "; ".join(f"{f['serial']}: {f['error']}" for f in failures))
+    raise_failures("push", failures, len(targets))
