@@ -68,8 +68,9 @@ def _accuracy(paths: dict[str, Path], data: str, count: int, threads: int,
     from handlite.codec import HeatmapCodec
     from handlite.metrics import keypoint_metrics
     from handlite.model import rebuild
+    from handlite.data import load_eval_set
+    from handlite.data.pipeline import normalize
     from handlite.runtime import HandRuntime
-    from handlite.samples import load_samples, normalize
 
     per_variant: dict[str, dict] = {}
     keras_metrics: dict[int, dict] = {}
@@ -78,9 +79,7 @@ def _accuracy(paths: dict[str, Path], data: str, count: int, threads: int,
         runtime = HandRuntime(path, threads)
         size = runtime.input_size
         if size not in samples_by_size:
-            samples = load_samples(data, size, count)
-            if not samples.has_labels:
-                raise ModelError(f"data {data!r} has no labels to measure accuracy on")
+            samples = load_eval_set(data, size, count)
             samples_by_size[size] = samples
             net = keras_model if keras_model.input_shape[1] == size else rebuild(keras_model,
                                                                                   size)
