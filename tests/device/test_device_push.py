@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 import pytest
 
@@ -37,6 +38,13 @@ def test_verified_push_skips_unchanged_and_survives_hostile_names(transport, pro
     assert [r.status for r in third] == ["pushed", "skipped", "skipped"]
     assert (dest / "m.tflite").read_bytes() == files[0].read_bytes()
     assert push_verified(dev, files[1:2], force=True)[0].status == "pushed"
+    # An executable stays executable (a benchmark_model build must run after the push).
+    tool_file = make_file("tool", 64, seed=6)
+    tool_file.write_bytes(b"#!/bin/sh\necho ran $1\n")
+    tool_file.chmod(0o755)
+    push_verified(dev, [tool_file])
+    assert dev.shell("/data/local/tmp/handlite/tool ok").stdout == "ran ok\n"
+    assert not os.access(dest / "m.tflite", os.X_OK)
     dev.close()
 
 

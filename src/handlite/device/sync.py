@@ -137,9 +137,11 @@ def _push_one(device: Device, path: Path, remote: str, tool: str | None,
             f"storage full on {device.serial}: {path.name} needs {size} bytes, "
             f"{free} free in {posixpath.dirname(remote)}", hint="free space on the device")
     report = (lambda done, total: progress(path.name, done, total)) if progress else None
+    # Executables (a benchmark_model build) stay executable on the device.
+    mode = 0o755 if os.access(path, os.X_OK) else 0o644
     start = time.perf_counter()
     try:
-        device.push(path, remote, report)
+        device.push(path, remote, report, mode=mode)
     except TransportError as exc:
         raise TransportError(f"{exc.message}; {_cleanup(device, remote)}", hint=exc.hint) \
             from None

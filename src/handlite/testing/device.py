@@ -622,8 +622,7 @@ class StandInDevice:
         self.sandbox = Sandbox(root, PROFILES[profile]).create()
         self.auth = auth
         self.faults = Faults.parse(faults)
-        if self.faults.storage_free is not None:
-            self.sandbox.set_free_space(self.faults.storage_free)
+        self.sandbox.set_free_space(self.faults.storage_free)
         self._fired: set[str] = set()
         self._lock = threading.Lock()
         self._conns: set[_Connection] = set()

@@ -201,8 +201,7 @@ class Sandbox:
         self._write_state("profile.json", json.dumps({
             "name": p.name, "props": p.props, "df_style": p.df_style, "battery": p.battery,
             "thermal": p.thermal}))
-        if not (self.state_dir / "storage.json").exists():
-            self.set_free_space(None)
+        self.set_free_space(None)  # a reused root must not keep an old storage fault
         self.logcat_path.touch()
         self._link_tools()
         self._write_cpufreq()
@@ -219,7 +218,7 @@ class Sandbox:
                 continue
             host = shutil.which(tool, path="/usr/bin:/bin")
             link = sysbin / tool
-            if host and not link.exists():
+            if host and not link.is_symlink():
                 link.symlink_to(host)
         # Shims run with the host interpreter; -S skips site-packages so each starts fast.
         src = Path(__file__).resolve().parents[2]
