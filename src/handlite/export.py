@@ -339,8 +339,9 @@ def export(model_path: str | Path, out_dir: str | Path, *, sizes: list[int] | No
     `model` may pass an already loaded Keras network (tests, benchmarks); `model_path` is then
     still hashed for the metadata. Returns an ExportReport; failed variants have `ok` False.
     """
+    from handlite.data import load_eval_set
+    from handlite.data.pipeline import normalize
     from handlite.model import load_model, rebuild
-    from handlite.samples import load_samples, normalize
 
     if decode not in DECODE_KINDS:
         raise UsageError(f"unknown decode {decode!r}; choose from {', '.join(DECODE_KINDS)}")
@@ -373,11 +374,11 @@ def export(model_path: str | Path, out_dir: str | Path, *, sizes: list[int] | No
         needs = [v for v in group if get_precision(v.precision).representative]
         if needs:
             minimum = max(get_precision(v.precision).min_calibration for v in needs)
-            samples = load_samples(calibration, size, calibration_count)
-            calib = normalize(samples.images)
-            calib_info = {"source": samples.source, "count": len(samples)}
-            if len(samples) < minimum:
-                msg = (f"calibrating {size} px int8 on {len(samples)} samples (< {minimum}): "
+            images = load_eval_set(calibration, size, calibration_count).images
+            calib = normalize(images)
+            calib_info = {"source": calibration, "count": len(images)}
+            if len(images) < minimum:
+                msg = (f"calibrating {size} px int8 on {len(images)} samples (< {minimum}): "
                        f"activation ranges may be poorly estimated")
                 notes.append(msg)
                 if warn:

@@ -14,7 +14,6 @@ A variant with NaN or Inf in its outputs always fails, whatever the tolerances s
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,10 +26,6 @@ from handlite.config import DEFAULTS
 from handlite.errors import ModelError, UsageError
 from handlite.keypoints import KEYPOINT_NAMES
 from handlite.variants import Tolerances, get_variant, tolerances as precision_tolerances
-
-#: hand3d EvalUtil convention: PCK over 20 thresholds in [0, 30] px, AUC normalised by 30.
-AUC_THRESHOLDS = np.linspace(0.0, 30.0, 20)
-
 
 @dataclass
 class ParityResult:
@@ -61,21 +56,15 @@ class ParityResult:
         return asdict(self)
 
 
-def auc(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray | None = None) -> float:
-    """Area under PCK(t), t in linspace(0, 30, 20) px, / 30, averaged over keypoints (hand3d
-    convention). pred, gt (N, K, 2); visible (N, K). Keypoints never visible are skipped."""
-    d = np.linalg.norm(np.asarray(pred, np.float64) - np.asarray(gt, np.float64), axis=-1)
-    vis = np.ones(d.shape, bool) if visible is None else np.asarray(visible) > 0
-    vis &= np.isfinite(np.asarray(gt)).all(axis=-1)
-    aucs = []
-    for k in range(d.shape[1]):
-        dk = d[vis[:, k], k]
-        if dk.size == 0:
-            continue
-        dk = np.where(np.isfinite(dk), dk, np.inf)
-        pck = (dk[None, :] <= AUC_THRESHOLDS[:, None]).mean(axis=1)
-        aucs.append(np.trapezoid(pck, AUC_THRESHOLDS) / AUC_THRESHOLDS[-1])
-    return float(np.mean(aucs)) if aucs else float("nan")
+def auc(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray | None = None) -> float | None:
+    """AUC of PCK over 0..30 px (hand3d convention, `handlite.metrics`); None when no
+    keypoint is visible."""
+    from handlite.metrics import keypoint_metrics
+
+    vis = np.ones(np.shape(gt)[:2], bool) if visible is None else np.asarray(visible) > 0
+    if not (vis & np.isfinite(np.asarray(gt)).all(axis=-1)).any():
+        return None
+    return float(keypoint_metrics(pred, gt, visible)["auc"])
 
 
 def dequantize(values: np.ndarray, scale: float | None, zero_point: int | None) -> np.ndarray:
@@ -195,7 +184,7 @@ def compare_outputs(reference_heatmaps: np.ndarray, candidate_outputs, tolerance
     over("heatmap_mean_abs", hm_mean, tol.heatmap_mean_abs)
     if cos_min is not None and not cos_min >= tol.cosine_min:
         failures.append(f"cosine_min {cos_min:.6f} < {tol.cosine_min}")
-    if auc_ref is not None and auc_cand is not None and math.isfinite(auc_ref):
+    if auc_ref is not None and auc_cand is not None:
         over("auc_drop", auc_ref - auc_cand, tol.auc_drop_max)
 
     return ParityResult(
@@ -240,7 +229,7 @@ class TFLiteModel:
         return f"{self.meta['variant']}{suffix}"
 
     def _input(self, image_u8: np.ndarray) -> np.ndarray:
-        from handlite.samples import normalize
+        from handlite.data.pipeline import normalize
 
         x = normalize(image_u8[None])
         dtype = self.input["dtype"]
@@ -289,8 +278,9 @@ def run_parity(model_path: str | Path, tflite_paths: list[str | Path], *, data: 
     Every file is opened (and its metadata checked) before anything runs, so a bad path is a
     ModelError up front rather than a half-finished report.
     """
+    from handlite.data import load_eval_set
+    from handlite.data.pipeline import normalize
     from handlite.model import load_model, rebuild
-    from handlite.samples import load_samples, normalize
 
     if not tflite_paths:
         raise UsageError("give at least one .tflite file")
@@ -305,7 +295,7 @@ def run_parity(model_path: str | Path, tflite_paths: list[str | Path], *, data: 
         meta = cand.meta
         size = int(meta["input_size"])
         if size not in sample_sets:
-            sample_sets[size] = load_samples(data, size, count)
+            sample_sets[size] = load_eval_set(data, size, count)
             net = keras_model if keras_model.input_shape[1] == size else rebuild(keras_model,
                                                                                  size)
             nets[size] = net

@@ -5,9 +5,17 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from handlite.cli.common import emit_json, human, json_option, parse_int_list, \
+from handlite.cli.common import emit_json, err, human, json_option, parse_int_list, \
     parse_str_list, progress
 from handlite.errors import ExportError, ParityFailed
+
+
+def _bar():
+    """The project's progress display, animated only on a terminal (in CI logs and pipes the
+    per-variant lines say the same without spinner frames)."""
+    bar = progress()
+    bar.disable = not err.is_terminal
+    return bar
 
 
 def _mb(n: int | None) -> str:
@@ -41,7 +49,7 @@ def export(model, sizes, precisions, out_dir, calibration, calibration_count, io
     precision_list = parse_str_list(precisions) or None
     planned = select(size_list, precision_list)
     console = human(as_json)
-    with progress() as bar:
+    with _bar() as bar:
         task = bar.add_task("export", total=len(planned))
 
         def start(variant):
@@ -137,7 +145,7 @@ def parity(model, tflite, data, count, junit_path, as_json):
     """Compare TFLITE files to the Keras MODEL on the same crops; exit 1 if any fails."""
     from handlite.parity import run_parity, write_junit
 
-    with progress() as bar:
+    with _bar() as bar:
         task = bar.add_task("parity", total=len(tflite))
 
         def done(result):

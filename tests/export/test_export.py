@@ -1,0 +1,139 @@
+"""Export of a briefly trained tiny network: files, metadata, manifest, in-graph decode."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from handlite.errors import ModelError, UsageError
+from handlite.metadata import FORMAT, embed_metadata, read_metadata
+
+SIZE = 64  # the conftest fixtures export at this size
+PRECISIONS = ("float32", "float16", "dynamic", "int8")
+
+
+def _by_precision(report):
+    return {r.precision: r for r in report.results}
+
+
+def test_four_precisions_load_and_describe_themselves(exported):
+    from ai_edge_litert.interpreter import Interpreter
+
+    assert exported.ok, [r.error for r in exported.results]
+    results = _by_precision(exported)
+    assert set(results) == set(PRECISIONS)
+    sizes = {}
+    for precision, r in results.items():
+        path = Path(exported.out_dir) / r.file
+        assert r.file == f"handlite_{SIZE}_{precision}.tflite"
+        interp = Interpreter(model_path=str(path))
+        interp.allocate_tensors()
+        (out,) = interp.get_output_details()
+        assert list(out["shape"]) == [1, SIZE // 4, SIZE // 4, 22]
+        meta = read_metadata(path, required=True)
+        assert meta["format"] == FORMAT
+        assert (meta["variant"], meta["precision"], meta["input_size"]) == (
+            f"{SIZE}_{precision}", precision, SIZE)
+        assert meta["stride"] == 4 and meta["heatmap_size"] == SIZE // 4
+        assert meta["output"]["kind"] == "heatmaps"
+        assert len(meta["keypoint_names"]) == 21 and len(meta["skeleton"]) == 20
+        assert meta["source_model_sha256"] == exported.source_sha256
+        sizes[precision] = r.bytes
+    # quantised weights really are smaller: float16 about half, int8 about a quarter
+    assert sizes["float16"] < 0.6 * sizes["float32"]
+    assert sizes["dynamic"] < 0.35 * sizes["float32"]
+    assert sizes["int8"] < 0.35 * sizes["float32"]
+
+
+def test_manifest_matches_the_files(exported):
+    manifest = json.loads(Path(exported.manifest).read_text())
+    entries = {e["file"]: e for e in manifest["variants"]}
+    assert len(entries) == len(PRECISIONS)
+    for r in exported.results:
+        entry = entries[r.file]
+        data = (Path(exported.out_dir) / r.file).read_bytes()
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+        assert entry["bytes"] == len(data)
+        assert entry["conversion_seconds"] > 0
+        assert entry["inputs"][0]["shape"] == [1, SIZE, SIZE, 3]
+    assert entries[f"handlite_{SIZE}_int8.tflite"]["calibration"]["count"] == 32
+    # fewer than the recipe's 100 calibration crops is allowed, but said out loud
+    assert any("32 samples" in w for w in exported.captured_warnings)
+
+
+def test_int8_with_uint8_io_records_its_quantisation(tiny_model, tmp_path):
+    from handlite.export import export
+
+    path, model = tiny_model
+    report = export(path, tmp_path, sizes=[SIZE], precisions=["int8"], io="uint8",
+                    calibration_count=16, model=model)
+    (r,) = report.results
+    assert r.ok, r.error
+    meta = read_metadata(tmp_path / r.file, required=True)
+    assert meta["input"]["dtype"] == "uint8" and meta["output"]["dtype"] == "uint8"
+    # normalised range [-1, 1] over 256 levels
+    assert meta["input"]["scale"] == pytest.approx(2 / 255, rel=0.02)
+    assert meta["output"]["scale"] > 0 and meta["output"]["zero_point"] is not None
+
+
+def test_io_and_decode_options_are_checked(tiny_model, tmp_path):
+    from handlite.export import export
+
+    path, model = tiny_model
+    with pytest.raises(UsageError, match="int8 variants only"):
+        export(path, tmp_path, sizes=[SIZE], precisions=["float16"], io="uint8", model=model)
+    with pytest.raises(UsageError, match="did you mean 'dynamic'"):
+        export(path, tmp_path, sizes=[SIZE], precisions=["dynamc"], model=model)
+    with pytest.raises(UsageError, match="unknown decode"):
+        export(path, tmp_path, decode="boxes", model=model)
+    assert not list(tmp_path.glob("*.tflite"))
+
+
+def test_in_graph_decode_matches_the_codec(tiny_model, tmp_path):
+    """The keypoints flavour decodes like HeatmapCodec (without its low-confidence fallback,
+    which the graph does not carry) to well under a hundredth of a pixel."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from handlite.codec import DecodeSettings, HeatmapCodec
+    from handlite.data import load_eval_set
+    from handlite.data.pipeline import normalize
+    from handlite.export import export
+
+    path, model = tiny_model
+    report = export(path, tmp_path, sizes=[SIZE], precisions=["float32"], decode="keypoints",
+                    model=model)
+    (r,) = report.results
+    assert r.ok and r.file == f"handlite_{SIZE}_float32_keypoints.tflite"
+    meta = read_metadata(tmp_path / r.file, required=True)
+    assert meta["output"]["kind"] == "keypoints"
+    x = normalize(load_eval_set("synth", SIZE, 8).images)
+    maps = model.predict(x, verbose=0)
+    codec = HeatmapCodec(SIZE, settings=DecodeSettings(min_confidence=0.0))
+    want_kp, want_scores = codec.decode(maps)
+    interp = Interpreter(model_path=str(tmp_path / r.file))
+    interp.allocate_tensors()
+    outs = {len(d["shape"]): d["index"] for d in interp.get_output_details()}
+    for i in range(len(x)):
+        interp.set_tensor(interp.get_input_details()[0]["index"], x[i:i + 1])
+        interp.invoke()
+        kp, scores = interp.get_tensor(outs[3])[0], interp.get_tensor(outs[2])[0]
+        assert np.abs(kp - want_kp[i]).max() <= 1e-3
+        np.testing.assert_allclose(scores, want_scores[i], rtol=1e-4, atol=1e-6)
+
+
+def test_metadata_round_trip_replaces_and_refuses(exported, tmp_path):
+    r = _by_precision(exported)["float32"]
+    data = (Path(exported.out_dir) / r.file).read_bytes()
+    meta = read_metadata(data)
+    changed = dict(meta, variant="renamed")
+    again = bytes(embed_metadata(data, changed))
+    assert read_metadata(again)["variant"] == "renamed"
+    assert read_metadata(again)["decode"] == meta["decode"]
+    with pytest.raises(ModelError, match="unsupported metadata format"):
+        embed_metadata(data, dict(meta, format="other/9"))
+    with pytest.raises(ModelError, match="not a TFLite model"):
+        read_metadata(b"not a model at all")
