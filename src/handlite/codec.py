@@ -40,6 +40,8 @@ from handlite.keypoints import NUM_KEYPOINTS, adjacency
 REFINE_METHODS = ("dark", "quarter", "none")
 _EPS = 1e-10
 _ADJ = adjacency()
+_WIN_DY = np.repeat(np.arange(-1, 2), 3)  # 3x3 window offsets, row-major
+_WIN_DX = np.tile(np.arange(-1, 2), 3)
 
 
 @dataclass(frozen=True)
@@ -228,23 +230,31 @@ class HeatmapCodec:
         if method == "none":
             return fy, fx
         n_idx, k_idx = np.indices(iy.shape)
+        if h < 3 or w < 3:  # no 3x3 window fits: quarter steps only
+            def at(y, x):
+                return np.nan_to_num(maps[n_idx, y, x, k_idx].astype(np.float64), nan=0.0)
+            quarter_y, quarter_x = self._quarter(at, iy, ix, h, w)
+            return fy + quarter_y, fx + quarter_x
 
-        def at(y, x):
-            return np.nan_to_num(maps[n_idx, y, x, k_idx].astype(np.float64), nan=0.0)
+        # one gather of the 3x3 window around the centre clamped inside the map
+        cy, cx = np.clip(iy, 1, h - 2), np.clip(ix, 1, w - 2)
+        win = maps[n_idx[..., None], cy[..., None] + _WIN_DY, cx[..., None] + _WIN_DX,
+                   k_idx[..., None]]
+        win = np.nan_to_num(win.astype(np.float64), nan=0.0).reshape(*iy.shape, 3, 3)
 
-        quarter_y, quarter_x = self._quarter(at, iy, ix, h, w)
+        # quarter step towards the higher neighbour of the argmax cell (0 at the border);
+        # inside the map the argmax sits at the window centre on that axis
+        ry, rx = (iy - cy + 1)[..., None], (ix - cx + 1)[..., None]
+        col = np.take_along_axis(win, rx[..., None], axis=-1)[..., 0]  # (..., 3) along y
+        row = np.take_along_axis(win, ry[..., None], axis=-2)[..., 0, :]  # (..., 3) along x
+        quarter_y = 0.25 * np.sign(np.where((iy > 0) & (iy < h - 1), col[..., 2] - col[..., 0], 0.0))
+        quarter_x = 0.25 * np.sign(np.where((ix > 0) & (ix < w - 1), row[..., 2] - row[..., 0], 0.0))
         if method == "quarter":
             return fy + quarter_y, fx + quarter_x
 
-        # DARK: quadratic fit to log(h) on a 3x3 window, clamped inside the map
-        cy = np.clip(iy, 1, h - 2) if h >= 3 else iy
-        cx = np.clip(ix, 1, w - 2) if w >= 3 else ix
-        if h < 3 or w < 3:
-            return fy + quarter_y, fx + quarter_x
-        win = np.stack([at(cy + dy, cx + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=-1)
-        positive = (win > _EPS).all(axis=-1)
-        lg = np.log(np.maximum(win, _EPS))
-        l = lg.reshape(*lg.shape[:-1], 3, 3)  # [..., y, x]
+        # DARK: quadratic fit to log(h) on the window
+        positive = (win > _EPS).all(axis=(-1, -2))
+        l = np.log(np.maximum(win, _EPS))  # [..., y, x]
         dx = 0.5 * (l[..., 1, 2] - l[..., 1, 0])
         dy = 0.5 * (l[..., 2, 1] - l[..., 0, 1])
         dxx = l[..., 1, 2] - 2 * l[..., 1, 1] + l[..., 1, 0]
