@@ -44,6 +44,9 @@ def test_real_adb_connect_shell_push_pull(client, profile, stand_in, adb, make_f
     assert sha(back) == sha(local)
     listed = adb(binary, *s, "shell", "ls", "/data/local/tmp/x").stdout.decode()
     assert "model a.tflite" in listed
+    # `adb ls` goes through sync LIST (LIS2 on adb 36 with ls_v2): name and size per entry.
+    entries = adb(binary, *s, "ls", "/data/local/tmp/x").stdout.decode().splitlines()
+    assert any(e.endswith(" model a.tflite") and f"{300_000:08x}" in e for e in entries), entries
     if profile == "pixel7":
         remote = adb(binary, *s, "shell", "sha256sum '/data/local/tmp/x/model a.tflite'")
         assert remote.stdout.decode().split()[0] == sha(local)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import click
 
 from handlite.cli.common import emit_json, err, human, json_option, progress
+from handlite.device.sync import DEFAULT_DEST
 from handlite.errors import CheckFailed, HandliteError
 
 
@@ -146,7 +147,7 @@ def devices(device_opts: DeviceOptions, as_json: bool) -> None:
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--dest", default="/data/local/tmp/handlite/", show_default=True,
+@click.option("--dest", default=DEFAULT_DEST, show_default=True,
               help="Device folder to push into (created if missing).")
 @click.option("--force", is_flag=True, help="Push even files the device already has.")
 @device_options
