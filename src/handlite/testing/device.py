@@ -37,7 +37,6 @@ import logging
 import os
 import signal
 import socket
-import stat as stat_mod
 import struct
 import sys
 import tempfile
