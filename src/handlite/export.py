@@ -171,18 +171,83 @@ def decode_graph(heatmaps, stride: int = DEFAULTS.codec.stride,
 
 
 # ---------------------------------------------------------------------------- one variant
-def _concrete_function(model, size: int, decode: str, settings: DecodeSettings, stride: int):
+def _concrete_function(model, size: int):
     import tensorflow as tf
 
     spec = tf.TensorSpec([1, size, size, 3], tf.float32, name="image")
-    if decode == "heatmaps":
-        fn = tf.function(lambda image: model(image, training=False), input_signature=[spec])
-    else:
-        def both(image):
-            keypoints, scores = decode_graph(model(image, training=False), stride, settings)
-            return {"keypoints": keypoints, "scores": scores}
-        fn = tf.function(both, input_signature=[spec])
+    fn = tf.function(lambda image: model(image, training=False), input_signature=[spec])
     return fn.get_concrete_function()
+
+
+def _decode_tflite(shape, stride: int, settings: DecodeSettings) -> bytes:
+    """The decode alone as a float32 TFLite graph: (1, H, W, K+1) maps -> keypoints, scores."""
+    import tensorflow as tf
+
+    def both(heatmaps):
+        keypoints, scores = decode_graph(heatmaps, stride, settings)
+        return {"keypoints": keypoints, "scores": scores}
+
+    spec = tf.TensorSpec([1, *shape], tf.float32, name="heatmaps")
+    fn = tf.function(both, input_signature=[spec]).get_concrete_function()
+    with _quiet_native_stdout():
+        return bytes(tf.lite.TFLiteConverter.from_concrete_functions([fn]).convert())
+
+
+def stitch(network: bytes, decoder: bytes) -> bytes:
+    """One TFLite graph: `network`'s (float32) heatmap output feeds `decoder`'s input.
+
+    Converting the decode apart and splicing it on keeps it float32 whatever the network's
+    precision: converted in one piece, full-int8 quantises parts of the decode too (LOG,
+    GATHER, the DARK arithmetic) and the sub-pixel refinement drowns in rounding.
+    """
+    from ai_edge_litert.tools import flatbuffer_utils as fbu
+
+    a = fbu.read_model_from_bytearray(bytearray(network))
+    b = fbu.read_model_from_bytearray(bytearray(decoder))
+    if len(a.subgraphs) != 1 or len(b.subgraphs) != 1:
+        raise ExportError("cannot splice the decode onto a multi-subgraph model")
+    ga, gb = a.subgraphs[0], b.subgraphs[0]
+    (a_out,) = ga.outputs
+    (b_in,) = gb.inputs
+    if a.buffers is None or b.buffers is None:
+        raise ExportError("cannot splice the decode: a graph without buffers")
+    # buffer 0 is the shared empty sentinel; every other buffer of b moves behind a's
+    buffer_map = {0: 0}
+    for i, buf in enumerate(b.buffers):
+        if i:
+            buffer_map[i] = len(a.buffers)
+            a.buffers.append(buf)
+    codes = {}
+    for i, code in enumerate(a.operatorCodes):
+        codes.setdefault((code.builtinCode, code.deprecatedBuiltinCode, code.customCode,
+                          code.version), i)
+    code_map = {}
+    for i, code in enumerate(b.operatorCodes):
+        key = (code.builtinCode, code.deprecatedBuiltinCode, code.customCode, code.version)
+        if key not in codes:
+            codes[key] = len(a.operatorCodes)
+            a.operatorCodes.append(code)
+        code_map[i] = codes[key]
+    offset = len(ga.tensors)
+
+    def tensor(i):
+        return a_out if i == b_in else (i if i < 0 else i + offset)  # -1: optional input
+
+    for t in gb.tensors:
+        t.buffer = buffer_map[t.buffer]
+        ga.tensors.append(t)
+    for op in gb.operators:
+        op.opcodeIndex = code_map[op.opcodeIndex]
+        op.inputs = [tensor(i) for i in op.inputs]
+        op.outputs = [tensor(i) for i in op.outputs]
+        if op.intermediates:
+            op.intermediates = [tensor(i) for i in op.intermediates]
+        ga.operators.append(op)
+    ga.outputs = [tensor(i) for i in gb.outputs]
+    # the signature still names the old output tensor; the runtime reads input/output
+    # details, which the subgraph defines
+    a.signatureDefs = []
+    return bytes(fbu.convert_object_to_bytearray(a))
 
 
 def convert(model, variant: Variant, *, io: str | None = None, decode: str = "heatmaps",
@@ -205,7 +270,7 @@ def convert(model, variant: Variant, *, io: str | None = None, decode: str = "he
     if decode not in DECODE_KINDS:
         raise UsageError(f"unknown decode {decode!r}; choose from {', '.join(DECODE_KINDS)}")
     settings = settings or DecodeSettings()
-    fn = _concrete_function(model, variant.size, decode, settings, stride)
+    fn = _concrete_function(model, variant.size)
     # Without a trackable object the converter freezes the variables into constants; with one
     # it goes through a SavedModel, which takes ~6x longer here for the same flatbuffer.
     converter = tf.lite.TFLiteConverter.from_concrete_functions([fn])
@@ -223,16 +288,15 @@ def convert(model, variant: Variant, *, io: str | None = None, decode: str = "he
                 yield [data[i:i + 1]]
 
         converter.representative_dataset = representative
-        ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        if decode == "keypoints":
-            # the decode (exp, log, division) stays float; only the network is integer
-            ops.append(tf.lite.OpsSet.TFLITE_BUILTINS)
-        converter.target_spec.supported_ops = ops
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         tf_type = {"float32": tf.float32, "uint8": tf.uint8, "int8": tf.int8}[io]
         converter.inference_input_type = tf_type
         converter.inference_output_type = tf_type if decode == "heatmaps" else tf.float32
     with _quiet_native_stdout():
-        return bytes(converter.convert())
+        network = bytes(converter.convert())
+    if decode == "heatmaps":
+        return network
+    return stitch(network, _decode_tflite(model.output_shape[1:], stride, settings))
 
 
 def _specs(tflite: bytes) -> tuple[list[dict], list[dict]]:
