@@ -80,3 +80,42 @@ def fake_binary(tmp_path):
     """The stand-in's benchmark_model as a file to give as --benchmark-binary."""
     from handlite.testing.fake_benchmark_model import write_binary
     return write_binary(tmp_path / "benchmark_model")
+
+
+@pytest.fixture(scope="session")
+def handlite_model(tmp_path_factory):
+    """A tiny heatmap network (32 px in, stride 4, 21 keypoints + background) saved as .keras,
+    its float32 .tflite with handlite metadata, and a second network with other weights (a
+    wrong reference)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    from handlite.metadata import build_metadata, embed_metadata, tensor_spec
+    out = tmp_path_factory.mktemp("handlite_model")
+
+    def network(seed):
+        tf.keras.utils.set_random_seed(seed)
+        inp = tf.keras.Input((32, 32, 3), name="image")
+        x = tf.keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(inp)
+        x = tf.keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(x)
+        return tf.keras.Model(inp, tf.keras.layers.Conv2D(22, 1)(x))
+
+    ref, wrong = network(1), network(2)
+    ref.save(out / "ref.keras")
+    wrong.save(out / "wrong.keras")
+    meta = build_metadata(variant="32_float32", input_size=32, precision="float32",
+                          input=tensor_spec("image", [1, 32, 32, 3], "float32"),
+                          output={"kind": "heatmaps", "dtype": "float32", "scale": None,
+                                  "zero_point": None}, source_model_sha256=None)
+    tflite = out / "handlite_32_float32.tflite"
+    tflite.write_bytes(bytes(embed_metadata(
+        tf.lite.TFLiteConverter.from_keras_model(ref).convert(), meta)))
+    return {"reference": out / "ref.keras", "wrong": out / "wrong.keras", "tflite": tflite}
+
+
+@pytest.fixture
+def app_device(standin):
+    """The stand-in with the sample app's BenchmarkActivity installed (its `am` hook)."""
+    from handlite.testing.fake_app import install
+    install(standin.sandbox)
+    return standin

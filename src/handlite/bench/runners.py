@@ -344,13 +344,17 @@ class AppRunner(Runner):
         remote_out = f"{self.files_dir}/{out}"
         start = time.perf_counter()
         # old results and log lines must not pass for this run's
-        output = run_checked(device, f"rm -f {_q(remote_out)}; logcat -c; "
-                             + self.command(remote_model, cell, settings, out, device.serial),
-                             "am start", timeout=60)
-        if "Error:" in output or "does not exist" in output:
+        code, output = sh(device, f"rm -f {_q(remote_out)}; logcat -c; "
+                          + self.command(remote_model, cell, settings, out, device.serial),
+                          timeout=60)
+        errors = [line for line in output.splitlines() if line.startswith("Error:")]
+        if errors or "does not exist" in output:
             raise BenchmarkError(f"could not start {self.package}{APP_ACTIVITY} on "
-                                 f"{device.serial}: {output.strip().splitlines()[-1]}",
+                                 f"{device.serial}: {(errors or output.strip().splitlines())[-1]}",
                                  hint="is the handlite app installed? (handlite app install)")
+        if code not in (0, None):
+            raise BenchmarkError(f"am start failed on {device.serial} (exit {code}): "
+                                 f"{(output.strip().splitlines() or ['no output'])[-1]}")
         deadline = start + settings.timeout_s
         while (record := self._poll(device, remote_out)) is None:
             if time.perf_counter() > deadline:
