@@ -37,6 +37,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _kill_adb_server(port: int) -> None:
+    try:  # the server's own `host:kill` request: works for any adb version
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.sendall(b"0009host:kill")
+            s.recv(4)
+    except OSError:
+        pass
+
+
 def _adb_clients() -> dict[str, str]:
     import adbutils
 
@@ -72,7 +81,8 @@ def main() -> int:
     daemon = subprocess.Popen(
         [sys.executable, "-m", "handlite.testing.device", "--port", "0", "--profile",
          args.profile, "--root", str(root)], stdout=subprocess.PIPE, text=True)
-    servers: list[str] = []
+    # Every adb server this run starts (handlite's server transport uses the first).
+    servers: list[str] = [os.environ["ANDROID_ADB_SERVER_PORT"]]
     try:
         serial = daemon.stdout.readline().split()[4]
         remote = "/data/local/tmp/push_speed.bin"
@@ -119,8 +129,9 @@ def main() -> int:
                 if i:  # the first push is the warm-up
                     times.append(float(m.group(2)))
             samples[name] = times
-            subprocess.run([binary, "kill-server"], env=env, capture_output=True, timeout=30)
     finally:
+        for port in servers:
+            _kill_adb_server(int(port))
         daemon.terminate()
         daemon.wait(timeout=10)
         shutil.rmtree(work, ignore_errors=True)

@@ -67,6 +67,22 @@ def _fast_checksums() -> None:
     adb_device.checksum = checksum  # it imported the name for checking received packets
 
 
+def _full_packet_device(transport):
+    """An adb-shell AdbDevice whose sync DATA chunks fill a whole packet.
+
+    adb-shell sizes chunks at half the max payload, so on a 4 KiB (old) device each packet
+    carried 2 KiB and a push needed twice the stop-and-wait round trips.
+    """
+    from adb_shell.adb_device import AdbDevice
+
+    class FullPacketAdbDevice(AdbDevice):
+        @property
+        def max_chunk_size(self):
+            return max(min(64 * 1024, self._maxdata - 8), 1024)  # 8: the DATA header
+
+    return FullPacketAdbDevice(transport, default_transport_timeout_s=IO_TIMEOUT)
+
+
 def _nodelay_transport(host: str, port: int):
     from adb_shell.transport.tcp_transport import TcpTransport
 
@@ -110,12 +126,11 @@ class DirectDevice(Device):
         if self._dev is not None and self._dev.available:
             return self._dev
         from adb_shell import exceptions as ex
-        from adb_shell.adb_device import AdbDevice, AdbDeviceUsb
+        from adb_shell.adb_device import AdbDeviceUsb
 
         _fast_checksums()
         if self._host:
-            dev = AdbDevice(_nodelay_transport(self._host, self._port),
-                            default_transport_timeout_s=IO_TIMEOUT)
+            dev = _full_packet_device(_nodelay_transport(self._host, self._port))
         else:
             try:
                 dev = AdbDeviceUsb(serial=self._usb_serial, default_transport_timeout_s=IO_TIMEOUT)
