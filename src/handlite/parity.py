@@ -51,6 +51,8 @@ class ParityResult:
     file: str | None = None
     precision: str | None = None
     seconds: float = 0.0
+    #: whether the .tflite's metadata names this Keras file as its source (None: unknown)
+    source_model_match: bool | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -280,6 +282,7 @@ def run_parity(model_path: str | Path, tflite_paths: list[str | Path], *, data: 
     """
     from handlite.data import load_eval_set
     from handlite.data.pipeline import normalize
+    from handlite.metadata import sha256_file
     from handlite.model import load_model, rebuild
 
     if not tflite_paths:
@@ -289,6 +292,7 @@ def run_parity(model_path: str | Path, tflite_paths: list[str | Path], *, data: 
     start = time.perf_counter()
     candidates = [TFLiteModel(p, threads) for p in tflite_paths]
     keras_model = load_model(model_path)
+    source_sha = sha256_file(model_path)
     report = ParityReport(str(model_path), data)
     nets, refs, sample_sets = {}, {}, {}
     for cand in candidates:
@@ -309,6 +313,8 @@ def run_parity(model_path: str | Path, tflite_paths: list[str | Path], *, data: 
             stride=int(meta["stride"]), settings=DecodeSettings(**meta["decode"]),
             ground_truth=samples.keypoints, visible=samples.visible)
         result.file = str(cand.path)
+        if meta.get("source_model_sha256"):
+            result.source_model_match = meta["source_model_sha256"] == source_sha
         result.precision = meta["precision"]
         result.seconds = round(time.perf_counter() - t0, 3)
         report.results.append(result)

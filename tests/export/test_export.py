@@ -137,3 +137,29 @@ def test_metadata_round_trip_replaces_and_refuses(exported, tmp_path):
         embed_metadata(data, dict(meta, format="other/9"))
     with pytest.raises(ModelError, match="not a TFLite model"):
         read_metadata(b"not a model at all")
+
+
+def test_a_failing_conversion_is_one_line_and_the_others_still_run(tiny_model, tmp_path,
+                                                                   monkeypatch, run_cli):
+    import handlite.export as export_module
+
+    real = export_module.convert
+
+    def flaky(model, variant, **kwargs):
+        if variant.precision == "float16":
+            raise RuntimeError("converter said:\n  loc(...): error: something deep\n  boom")
+        return real(model, variant, **kwargs)
+
+    monkeypatch.setattr(export_module, "convert", flaky)
+    path, _ = tiny_model
+    code, out, err = run_cli("export", path, "--size", "64", "--precision", "float16",
+                             "--precision", "dynamic", "--out", tmp_path, "--json")
+    assert code == 1
+    doc = json.loads(out)
+    failed, ok = doc["variants"]
+    assert not failed["ok"] and "\n" not in failed["error"] and "boom" in failed["error"]
+    assert ok["ok"] and (tmp_path / ok["file"]).is_file()
+    assert not (tmp_path / "handlite_64_float16.tflite").exists()
+    assert err.strip().splitlines()[-1] == "error: 1 of 2 variants failed: 64_float16"
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert [e["variant"] for e in manifest["variants"]] == ["64_dynamic"]

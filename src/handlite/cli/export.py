@@ -150,6 +150,9 @@ def parity(model, tflite, data, count, junit_path, as_json):
 
         def done(result):
             mark = "[green]pass[/]" if result.passed else "[red]FAIL[/]"
+            if result.source_model_match is False:
+                bar.console.print(f"[yellow]warning:[/] {result.file} was exported from another "
+                                  f"model than {model} (metadata source sha256 differs)")
             bar.console.print(f"{mark} {result.variant}: EPE mean "
                               f"{result.keypoint_epe_mean_px:.4f} px, max "
                               f"{result.keypoint_epe_max_px:.3f} px"
