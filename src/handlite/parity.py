@@ -38,6 +38,10 @@ class ParityResult:
     keypoint_epe_mean_px: float
     keypoint_epe_p95_px: float
     keypoint_epe_max_px: float
+    #: max over the keypoints the Keras decode itself found with confidence (score >=
+    #: decode.min_confidence); the recipe's max tolerance applies to these
+    keypoint_epe_max_confident_px: float
+    confident_fraction: float
     heatmap_max_abs: float | None
     heatmap_mean_abs: float | None
     cosine_min: float | None
@@ -135,7 +139,7 @@ def compare_outputs(reference_heatmaps: np.ndarray, candidate_outputs, tolerance
                              f"{ref.shape}")
         finite = bool(np.isfinite(cand_maps).all())
         codec = HeatmapCodec(size, stride, settings=settings, num_keypoints=k)
-        ref_kp, _ = codec.decode(ref)
+        ref_kp, ref_scores = codec.decode(ref)
         cand_kp, _ = codec.decode(cand_maps)
         diff = np.abs(cand_maps.astype(np.float64) - ref)
         hm_max = float(diff.max()) if finite else float("inf")
@@ -152,7 +156,8 @@ def compare_outputs(reference_heatmaps: np.ndarray, candidate_outputs, tolerance
         finite = bool(np.isfinite(cand_kp).all() and (
             scores is None or np.isfinite(np.asarray(scores, np.float32)).all()))
         no_fallback = DecodeSettings(**{**settings.to_dict(), "min_confidence": 0.0})
-        ref_kp, _ = HeatmapCodec(size, stride, settings=no_fallback, num_keypoints=k).decode(ref)
+        ref_kp, ref_scores = HeatmapCodec(size, stride, settings=no_fallback,
+                                          num_keypoints=k).decode(ref)
         hm_max = hm_mean = cos_min = cos_mean = None
 
     dist = np.linalg.norm(cand_kp.astype(np.float64) - ref_kp, axis=-1)  # (N, K)
@@ -160,9 +165,16 @@ def compare_outputs(reference_heatmaps: np.ndarray, candidate_outputs, tolerance
     epe_mean = float(dist.mean())
     epe_p95 = float(np.percentile(dist, 95))
     epe_max = float(dist.max())
+    # Where the reference map is flat (occluded or unsure joints) its argmax is decided by
+    # noise, and any re-rounding may move it to another, equally weak peak far away. Those
+    # jumps are no conversion bug, so the hard max bound is on the confident keypoints;
+    # mean, p95 and the AUC against ground truth still see every keypoint.
+    confident = ref_scores >= settings.min_confidence
+    epe_max_conf = float(dist[confident].max()) if confident.any() else 0.0
     names = KEYPOINT_NAMES if k == len(KEYPOINT_NAMES) else [f"k{i}" for i in range(k)]
     per_kp = [{"keypoint": names[i], "epe_mean_px": float(dist[:, i].mean()),
-               "epe_max_px": float(dist[:, i].max())} for i in range(k)]
+               "epe_max_px": float(dist[:, i].max()),
+               "confident_fraction": float(confident[:, i].mean())} for i in range(k)]
 
     auc_ref = auc_cand = None
     if ground_truth is not None:
@@ -181,7 +193,7 @@ def compare_outputs(reference_heatmaps: np.ndarray, candidate_outputs, tolerance
 
     over("keypoint_epe_mean_px", epe_mean, tol.keypoint_epe_mean_px)
     over("keypoint_epe_p95_px", epe_p95, tol.keypoint_epe_p95_px)
-    over("keypoint_epe_max_px", epe_max, tol.keypoint_epe_max_px)
+    over("keypoint_epe_max_confident_px", epe_max_conf, tol.keypoint_epe_max_px)
     over("heatmap_max_abs", hm_max, tol.heatmap_max_abs)
     over("heatmap_mean_abs", hm_mean, tol.heatmap_mean_abs)
     if cos_min is not None and not cos_min >= tol.cosine_min:
@@ -192,7 +204,8 @@ def compare_outputs(reference_heatmaps: np.ndarray, candidate_outputs, tolerance
     return ParityResult(
         variant=variant, passed=not failures, samples=int(n), output_kind=kind,
         keypoint_epe_mean_px=epe_mean, keypoint_epe_p95_px=epe_p95,
-        keypoint_epe_max_px=epe_max, heatmap_max_abs=hm_max, heatmap_mean_abs=hm_mean,
+        keypoint_epe_max_px=epe_max, keypoint_epe_max_confident_px=epe_max_conf,
+        confident_fraction=float(confident.mean()), heatmap_max_abs=hm_max, heatmap_mean_abs=hm_mean,
         cosine_min=cos_min, cosine_mean=cos_mean, auc_keras=auc_ref, auc_tflite=auc_cand,
         finite=finite, failures=failures, tolerances=tol.to_dict(), per_keypoint=per_kp,
         precision=precision)

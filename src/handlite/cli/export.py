@@ -166,8 +166,8 @@ def parity(model, tflite, data, count, junit_path, as_json):
         emit_json(report.to_dict())
     else:
         table = Table(title=f"parity vs {report.model} on {count} crops ({data})")
-        for col in ("variant", "result", "EPE mean px", "p95 px", "max px", "heatmap max",
-                    "cosine min", "AUC keras", "AUC tflite"):
+        for col in ("variant", "result", "EPE mean px", "p95 px", "max px", "max conf. px",
+                    "heatmap max", "cosine min", "AUC keras", "AUC tflite"):
             table.add_column(col, justify="left" if col in ("variant", "result") else "right")
 
         def fmt(v, spec):
@@ -176,7 +176,9 @@ def parity(model, tflite, data, count, junit_path, as_json):
         for r in report.results:
             table.add_row(r.variant, "[green]pass[/]" if r.passed else "[red]FAIL[/]",
                           fmt(r.keypoint_epe_mean_px, ".4f"), fmt(r.keypoint_epe_p95_px, ".3f"),
-                          fmt(r.keypoint_epe_max_px, ".3f"), fmt(r.heatmap_max_abs, ".4f"),
+                          fmt(r.keypoint_epe_max_px, ".3f"),
+                          fmt(r.keypoint_epe_max_confident_px, ".3f"),
+                          fmt(r.heatmap_max_abs, ".4f"),
                           fmt(r.cosine_min, ".6f"), fmt(r.auc_keras, ".4f"),
                           fmt(r.auc_tflite, ".4f"))
         human(as_json).print(table)
