@@ -4,7 +4,7 @@ overhead = (sweep wall time - on-device benchmark command time) / sweep wall tim
 but the benchmark commands counts as overhead (hygiene snapshots, pushes, getprop, record
 writes). Target: <= 10%. Writes benchmarks/results/sweep_overhead.json.
 
-    python benchmarks/sweep_overhead.py [--runs 50]
+    python benchmarks/sweep_overhead.py [--runs 50] [--sizes 112,224]
 """
 
 from __future__ import annotations
@@ -32,20 +32,24 @@ def _port() -> int:
             return port
 
 
-def _models(folder: Path, size: int) -> list[Path]:
-    # the paper's network (random weights: timings do not depend on them), so each cell
-    # takes as long as a real model does, not the few ms of a toy graph
-    import tensorflow as tf
-
-    from handlite.model import build_model
-    model = build_model(size)
+def _models(folder: Path, sizes: list[int]) -> list[Path]:
+    """The recipe table's variants at `sizes` ({float32, float16, dynamic, int8} each) of the
+    paper's network, converted by `handlite.export.convert`. Random weights: timings do not
+    depend on them, and each cell takes as long as a real model does, not the few ms of a toy
+    graph."""
+    from handlite.variants import select
     paths = []
-    for precision in ("float32", "dynamic"):
-        conv = tf.lite.TFLiteConverter.from_keras_model(model)
-        if precision == "dynamic":
-            conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        path = folder / f"handlite_{size}_{precision}.tflite"
-        path.write_bytes(conv.convert())
+    for variant in select(sizes=sizes):
+        path = folder / variant.filename
+        if not path.is_file():  # --models DIR keeps them between runs
+            import numpy as np
+
+            from handlite.export import convert
+            from handlite.model import build_model
+            calibration = np.random.default_rng(0).uniform(
+                -1, 1, (8, variant.size, variant.size, 3)).astype(np.float32)
+            path.write_bytes(convert(build_model(variant.size), variant,
+                                     calibration=calibration))
         paths.append(path)
     return paths
 
@@ -53,7 +57,9 @@ def _models(folder: Path, size: int) -> list[Path]:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=50)
-    ap.add_argument("--size", type=int, default=112, help="input size of the network")
+    ap.add_argument("--sizes", default="112,224",
+                    help="input sizes; every precision of the recipe table at each")
+    ap.add_argument("--models", help="folder to keep the converted models in (reused)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" /
                                          "sweep_overhead.json"))
     args = ap.parse_args()
@@ -75,7 +81,9 @@ def main() -> int:
         try:
             subprocess.run([adb, "-P", str(port), "connect", device.serial], check=True,
                            capture_output=True)
-            models = _models(tmp, args.size)
+            folder = Path(args.models) if args.models else tmp
+            folder.mkdir(parents=True, exist_ok=True)
+            models = _models(folder, [int(v) for v in args.sizes.split(",")])
             plan = SweepPlan(models=models, threads=[1, 2], delegates=["cpu"],
                              runner=BenchmarkModelRunner(write_binary(tmp / "benchmark_model")),
                              settings=RunSettings(runs=args.runs, warmup=5),
@@ -90,14 +98,18 @@ def main() -> int:
         print("failed cells:", [r["error"] for r in result.failed], file=sys.stderr)
         return 1
     overhead = (result.wall_s - result.device_s) / result.wall_s
-    doc = {"what": f"sweep orchestration overhead on the stand-in device: the paper's network "
-                   f"at {args.size} (float32, dynamic) x threads 1,2, benchmark_model runner, "
-                   f"cooldown 0",
-           "command": f"python benchmarks/sweep_overhead.py --runs {args.runs} --size {args.size}",
+    doc = {"what": f"sweep orchestration overhead on the stand-in device: the paper's network, "
+                   f"{len(models)} variants (sizes {args.sizes} x float32/float16/dynamic/int8) "
+                   f"x threads 1,2, benchmark_model runner, cooldown 0",
+           "command": f"python benchmarks/sweep_overhead.py --runs {args.runs} "
+                      f"--sizes {args.sizes}",
            "cells": len(result.records), "runs_per_cell": args.runs,
            "wall_s": round(result.wall_s, 3), "device_s": round(result.device_s, 3),
            "overhead_fraction": round(overhead, 4), "target_fraction": 0.10,
            "meets_target": overhead <= 0.10,
+           "per_cell_overhead_s": round((result.wall_s - result.device_s) / len(result.records),
+                                        3),
+           "loadavg_1m_after": round(os.getloadavg()[0], 2),
            "host": {"python": platform.python_version(), "cpus": os.cpu_count(),
                     "machine": platform.machine()}}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

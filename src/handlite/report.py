@@ -56,6 +56,12 @@ def results_tables(records: Sequence[Mapping[str, Any]]) -> list[Table]:
             stats = r.get("stats") or {}
             lat = stats.get("pipeline") or stats.get("invoke") or {}
             note = ", ".join(r.get("flags") or [])
+            parity = r.get("parity")
+            if parity:  # on-device parity: the verdict and its worst keypoint distance
+                epe = parity.get("keypoint_epe_max_px")
+                verdict = ("[green]parity ok[/]" if parity.get("passed")
+                           else "[red]parity FAILED[/]")
+                note = ", ".join(filter(None, [f"{verdict} (max {_fmt(epe, 3)} px)", note]))
             if r.get("status") != "ok":
                 note = f"[red]failed[/]: {r.get('error')}"
             table.add_row(_model_label(r), s.get("runner"), s.get("delegate"),

@@ -77,3 +77,15 @@ def test_missing_binary_and_bad_delegate_are_usage_errors(tiny_models, tmp_path,
 def test_threshold_parsing(threshold, value):
     from handlite.bench.compare import parse_threshold
     assert parse_threshold(threshold) == pytest.approx(value)
+
+
+def test_bench_over_the_direct_transport(standin, tiny_models, fake_binary, capsys):
+    # the shared device options: no adb server in the path, adb-shell straight to adbd
+    code, stdout, _ = _run(capsys, "bench", str(tiny_models[0]), "--transport", "direct",
+                           "--connect", standin.serial, "--benchmark-binary", str(fake_binary),
+                           *FAST, "--json")
+    assert code == 0
+    [record] = json.loads(stdout)["records"]
+    assert record["status"] == "ok" and record["stats"]["invoke"]["count"] == 5
+    assert record["target"]["model"] == "Pixel 7"
+    assert record["target"]["id"].endswith(standin.serial.rsplit(":", 1)[1])

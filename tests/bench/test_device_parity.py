@@ -44,6 +44,13 @@ def test_float32_variant_passes_and_a_wrong_reference_fails(standin, handlite_mo
     assert not record["parity"]["passed"] and "parity" in record["flags"]
     assert any(f.startswith("cosine_min") for f in record["parity"]["failures"])
     assert "parity failed" in stderr
+    from rich.console import Console
+
+    from handlite.report import results_tables
+    console = Console(record=True, width=200)
+    for table in results_tables(doc["records"]):
+        console.print(table)
+    assert "parity FAILED" in console.export_text()
 
 
 def test_truncated_or_missing_dump_fails_the_check_with_the_reason(handlite_model, tmp_path):
