@@ -1,7 +1,7 @@
 """Orchestration overhead of a device sweep on the stand-in device.
 
 overhead = (sweep wall time - on-device benchmark command time) / sweep wall time; everything
-but the benchmark commands counts as overhead (hygiene snapshots, pushes, getprop, record
+but the benchmark commands counts as overhead (device info, hygiene readings, pushes, record
 writes). Target: <= 10%. Writes benchmarks/results/sweep_overhead.json.
 
     python benchmarks/sweep_overhead.py [--runs 50] [--sizes 112,224]

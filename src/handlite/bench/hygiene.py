@@ -7,6 +7,9 @@ temperature, the hottest thermal zone before and after the run, CPU governors pe
 policy, and `dumpsys thermalservice` status when the phone has it. Before a cell the thermal
 gate waits (with progress) until the hottest zone is below a threshold or a maximum wait has
 passed; between cells a cooldown sleeps (device labs use 60-300 s, MLPerf Mobile among them).
+Readings come from the device layer: the full picture once per device from `Device.info()`
+(`handlite.device.info` parses cpufreq, thermal zones, battery and the thermal service), and a
+light battery + thermal reading in the same line formats before and after each cell.
 A result is flagged:
 - `thermal`: the gate timed out, or the device was above the gate's threshold after the run;
 - `partial_delegation`: the delegate took fewer nodes than the graph has;
