@@ -140,8 +140,10 @@ def inspect_cmd(file, as_json):
 @click.option("--count", default=64, show_default=True, type=int, help="Samples to compare.")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False),
               help="Write a JUnit XML report (one testcase per variant).")
+@click.option("--per-keypoint", is_flag=True,
+              help="Also print mean EPE per keypoint and variant (always in --json).")
 @json_option
-def parity(model, tflite, data, count, junit_path, as_json):
+def parity(model, tflite, data, count, junit_path, per_keypoint, as_json):
     """Compare TFLITE files to the Keras MODEL on the same crops; exit 1 if any fails."""
     from handlite.parity import run_parity, write_junit
 
@@ -182,6 +184,15 @@ def parity(model, tflite, data, count, junit_path, as_json):
                           fmt(r.cosine_min, ".6f"), fmt(r.auc_keras, ".4f"),
                           fmt(r.auc_tflite, ".4f"))
         human(as_json).print(table)
+        if per_keypoint and report.results:
+            kp_table = Table(title="mean keypoint distance to Keras (px)")
+            kp_table.add_column("keypoint")
+            for r in report.results:
+                kp_table.add_column(r.variant, justify="right")
+            for i, row in enumerate(report.results[0].per_keypoint):
+                kp_table.add_row(row["keypoint"], *(f"{r.per_keypoint[i]['epe_mean_px']:.3f}"
+                                                     for r in report.results))
+            human(as_json).print(kp_table)
     if not report.passed:
         failed = [r.variant for r in report.results if not r.passed]
         raise ParityFailed(f"parity failed for {', '.join(failed)}")
