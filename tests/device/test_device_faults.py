@@ -24,7 +24,8 @@ def test_drop_mid_push_removes_the_partial_file(transport, stand_in, make_file):
     message = str(e.value)
     assert "lost device" in message and "partial file" in message and "removed" in message, \
         message
-    assert not tmp_file(phone, "big.tflite").exists()
+    partial = tmp_file(phone, "big.tflite")
+    assert not partial.exists(), (message, partial.stat().st_size)
     # The fault fired once; the same Device object reconnects and the push now succeeds.
     [r] = push_verified(dev, [local])
     assert r.status == "pushed" and tmp_file(phone, "big.tflite").read_bytes() == \

@@ -159,8 +159,12 @@ def _cleanup(device: Device, remote: str) -> str:
     while True:
         try:
             device.shell(["rm", "-f", remote], timeout=15, check=True)
-            return f"the partial file {remote} was removed"
+            # The device's side of the dead connection may still be closing the file; only
+            # a path that stays gone counts as removed.
+            if not device.stat(remote).exists:
+                return f"the partial file {remote} was removed"
         except DeviceError:
-            if time.monotonic() > deadline:
-                return f"a partial file may remain at {remote}"
-            time.sleep(0.5)
+            pass
+        if time.monotonic() > deadline:
+            return f"a partial file may remain at {remote}"
+        time.sleep(0.5)
