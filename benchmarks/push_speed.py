@@ -19,7 +19,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,30 +27,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from handlite.testing.adbtools import adb_clients, free_port, kill_adb_server
+
 HERE = Path(__file__).resolve().parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _kill_adb_server(port: int) -> None:
-    try:  # the server's own `host:kill` request: works for any adb version
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
-            s.sendall(b"0009host:kill")
-            s.recv(4)
-    except OSError:
-        pass
-
-
-def _adb_clients() -> dict[str, str]:
-    import adbutils
-
-    clients = {"adb29 (Debian)": shutil.which("adb") or "/usr/bin/adb",
-               "adb36 (adbutils wheel)": str(Path(adbutils.__file__).parent / "binaries/adb")}
-    return {k: v for k, v in clients.items() if os.path.exists(v)}
 
 
 def _adb_version(binary: str) -> str:
@@ -71,7 +49,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="handlite-push-speed-"))
     home = work / "home"
     home.mkdir()
-    os.environ.update(HOME=str(home), ANDROID_ADB_SERVER_PORT=str(_free_port()))
+    os.environ.update(HOME=str(home), ANDROID_ADB_SERVER_PORT=str(free_port()))
     os.environ.pop("ANDROID_SERIAL", None)
     size = int(args.size_mb * 1e6)
     local = work / "payload.bin"
@@ -109,9 +87,11 @@ def main() -> int:
             samples[f"handlite {transport}"] = times
             dev.close()
         versions = {}
-        for name, binary in _adb_clients().items():
+        labels = {"adb29": "adb29 (Debian)", "adb36": "adb36 (adbutils wheel)"}
+        for key, binary in adb_clients().items():
+            name = labels[key]
             # Each client gets its own server: an adb 29 client must not talk to a 36 server.
-            port = str(_free_port())
+            port = str(free_port())
             env = dict(os.environ, ANDROID_ADB_SERVER_PORT=port)
             servers.append(port)
             subprocess.run([binary, "connect", serial], env=env, capture_output=True,
@@ -131,7 +111,7 @@ def main() -> int:
             samples[name] = times
     finally:
         for port in servers:
-            _kill_adb_server(int(port))
+            kill_adb_server(int(port))
         daemon.terminate()
         daemon.wait(timeout=10)
         shutil.rmtree(work, ignore_errors=True)

@@ -7,37 +7,13 @@ an adb server started there is killed at teardown, and every stand-in device is 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from handlite.testing.adbtools import free_port, kill_adb_server
 from handlite.testing.device import StandInDevice
-
-ADB_CLIENTS = {
-    "adb29": shutil.which("adb") or "/usr/bin/adb",
-    "adb36": str(Path(__import__("adbutils").__file__).parent / "binaries" / "adb"),
-}
-
-
-def free_port() -> int:
-    # Ephemeral ports are far above 5555-5585, where adb would attach us as an emulator.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def kill_adb_server(port: int) -> None:
-    """Ask the adb server on `port` to exit (its own `host:kill` request, any version)."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
-            s.sendall(b"0009host:kill")
-            s.recv(4)
-    except OSError:
-        pass
-
 
 @pytest.fixture
 def adb_env(tmp_path, monkeypatch):

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ADB_CLIENTS, kill_adb_server
 from handlite.device import connect, describe, list_devices
 from handlite.errors import DeviceUnauthorized
+from handlite.testing.adbtools import adb_clients, kill_adb_server
+
+ADB_CLIENTS = adb_clients()
 
 
 def adb_state(adb, binary, serial, want, timeout=5.0) -> str:

@@ -7,7 +7,9 @@ import hashlib
 
 import pytest
 
-from conftest import ADB_CLIENTS
+from handlite.testing.adbtools import adb_clients
+
+ADB_CLIENTS = adb_clients()
 
 
 def sha(path) -> str:

@@ -10,6 +10,7 @@ import pytest
 
 from handlite.device import connect, list_devices
 from handlite.errors import DeviceCommandError, DeviceNotFound, UsageError
+from handlite.testing.adbtools import free_port, kill_adb_server
 
 TRANSPORTS = ["server", "direct"]
 
@@ -110,8 +111,6 @@ def test_info_is_null_where_the_device_says_nothing(stand_in):
 
 
 def test_several_adb_servers_and_selection(stand_in, adb_env, monkeypatch):
-    from conftest import free_port, kill_adb_server
-
     phones = [stand_in(), stand_in(profile="legacy")]
     other = free_port()
     try:

@@ -167,6 +167,8 @@ class _Stream:
         with self._cond:
             while not self._inbox and not self.closed:
                 self._cond.wait()
+            if self.conn.dropped:
+                return None
             if self._buf:
                 data, self._buf = bytes(self._buf), bytearray()
                 return data
@@ -177,7 +179,9 @@ class _Stream:
             while len(self._buf) < n:
                 while not self._inbox and not self.closed:
                     self._cond.wait()
-                if not self._inbox:
+                # Data already OKAYed but not yet handled dies with the connection, as on a
+                # phone that vanished: nothing may touch its files after the drop.
+                if not self._inbox or self.conn.dropped:
                     return None
                 self._buf += self._inbox.popleft()
             data = bytes(self._buf[:n])
@@ -231,9 +235,9 @@ class _Connection:
         self._streams_lock = threading.Lock()
         self._next_id = 1
         self.version: int | None = None  # negotiated; None until we send CNXN
+        self.dropped = False
         self.max_send = self.profile.max_payload
         self._token = b""
-        self._dropped = False
 
     # -- packets ---------------------------------------------------------------------------
     def send(self, command: int, arg0: int, arg1: int, data: bytes = b"") -> None:
@@ -270,9 +274,9 @@ class _Connection:
 
     def drop(self) -> None:
         """Close the TCP connection and kill every command it started (a device vanishing)."""
-        if self._dropped:
+        if self.dropped:
             return
-        self._dropped = True
+        self.dropped = True
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
