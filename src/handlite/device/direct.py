@@ -6,7 +6,8 @@ key is `~/.android/adbkey` (generated, with its .pub, when missing), so a phone 
 computer's adb trusts handlite too.
 
 adb-shell speaks shell v1 only: stderr comes merged into stdout (ShellResult.stderr is "") and
-the exit code is recovered with a sentinel (`shell.with_exit_sentinel`). It does not set
+the exit code is recovered with a sentinel (`shell.with_exit_sentinel`). adb-shell keeps the
+device's banner to itself, so `features` is empty here. It does not set
 TCP_NODELAY and writes header and payload separately, which made a 1 MB push take 21.6 s
 instead of 0.07 s (DESIGN.md): our TCP transport sets it.
 """
