@@ -4,7 +4,7 @@ PIP ?= $(PYTHON) -m pip
 PYTEST = $(PYTHON) -m pytest
 DEMO_OUT ?= build/demo
 
-.PHONY: setup demo test test-py java-test test-slow test-phone bench clean
+.PHONY: setup demo test test-py java-test test-device test-slow test-phone bench clean
 
 ## setup: install handlite and its test tools into the current Python (pip, from PyPI)
 setup:
@@ -23,6 +23,10 @@ test-py:
 ## java-test: compile android_app/core with the JDK and run its JUnit 4 tests
 java-test:
 	bash android_app/core/build.sh
+
+## test-device: the device path against the stand-in phone (both real adb clients)
+test-device:
+	$(PYTEST) -q tests/device tests/bench
 
 ## test-slow: training and the full export matrix
 test-slow:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import click
 
 from handlite.cli.common import emit_json, human, json_option
-from handlite.cli.device import DeviceOptions, device_options
-from handlite.errors import CheckFailed, HandliteError
+from handlite.cli.device import DeviceOptions, device_options, on_each_device, raise_failures
 
 
 @click.group()
@@ -44,16 +43,7 @@ def install(apk: str, device_opts: DeviceOptions, as_json: bool) -> None:
 
     check_apk(apk)  # a missing or foreign file fails before any device is touched
     targets = device_opts.open()
-    results, failures = [], []
-    for dev in targets:
-        try:
-            results.append(install_apk(dev, apk))
-        except HandliteError as exc:
-            if len(targets) == 1:
-                raise
-            failures.append({"serial": dev.serial, "error": str(exc)})
-        finally:
-            dev.close()
+    results, failures = on_each_device(targets, lambda dev: install_apk(dev, apk))
     if as_json:
         emit_json({"results": [r.to_dict() for r in results], "errors": failures})
     else:
@@ -61,6 +51,4 @@ def install(apk: str, device_opts: DeviceOptions, as_json: bool) -> None:
         for r in results:
             con.print(f"{r.serial}: installed {r.package} ({r.bytes / 1e6:.1f} MB, "
                       f"{r.seconds:.1f} s)")
-    if failures:
-        raise CheckFailed(f"install failed on {len(failures)} of {len(targets)} devices: "
-                          + "; ".join(f"{f['serial']}: {f['error']}" for f in failures))
+    raise_failures("install", failures, len(targets))
