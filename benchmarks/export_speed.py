@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from handlite import __version__
     from handlite.export import export
-    from handlite.metadata import atomic_write_bytes
+    from handlite.metadata import atomic_write_bytes, sha256_file
 
     model = Path(args.model)
     if not model.is_file():
@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "export_speed",
         "command": "python benchmarks/export_speed.py " + " ".join(argv or sys.argv[1:]),
         "model": str(model.relative_to(ROOT) if model.is_relative_to(ROOT) else model),
+        "model_sha256": sha256_file(model),
         "calibration_count": args.calibration_count,
         "target_s": TARGET_S,
         "best_total_s": best,
