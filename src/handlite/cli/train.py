@@ -37,6 +37,11 @@ DATA_HELP = "Data spec: synth:DIR | cmu:DIR | rhd:DIR (evaluate also takes plain
 @click.option("--steps-per-epoch", type=int, default=None,
               help="Batches per epoch [default: one pass over the training hands].")
 @click.option("--limit", type=int, default=None, help="Read at most this many hands.")
+@click.option("--loss", type=click.Choice(["mse", "weighted"]), default="mse", show_default=True,
+              help="mse: the paper's loss over all 22 maps; weighted: the squared error "
+              "weighted by 1 + FG_WEIGHT x foreground target.")
+@click.option("--fg-weight", type=float, default=10.0, show_default=True,
+              help="Foreground weight of --loss weighted.")
 @click.option("--bn-momentum", type=float, default=0.99, show_default=True,
               help="BatchNorm moving-average momentum while training.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -51,7 +56,7 @@ DATA_HELP = "Data spec: synth:DIR | cmu:DIR | rhd:DIR (evaluate also takes plain
               help="Checkpoint + CSV log folder [default: <out without .keras>.run/].")
 @json_option
 def train(data, out, size, epochs, batch, optimizer, lr, schedule, sigma, val, val_split,
-          val_count, steps_per_epoch, limit, bn_momentum, seed, no_augment, init,
+          val_count, steps_per_epoch, limit, loss, fg_weight, bn_momentum, seed, no_augment, init,
           backbone_weights, resume, run_dir, as_json) -> None:
     """Train the paper's network on DATA; checkpoints and a CSV log after every epoch."""
     from handlite.train import TrainConfig, train as run_training
@@ -59,7 +64,8 @@ def train(data, out, size, epochs, batch, optimizer, lr, schedule, sigma, val, v
     cfg = TrainConfig(data=data, out=out, size=size, epochs=epochs, batch=batch,
                       optimizer=optimizer, lr=lr, schedule=schedule, sigma=sigma, val=val,
                       val_split=val_split, val_count=val_count, steps_per_epoch=steps_per_epoch,
-                      limit=limit, bn_momentum=bn_momentum, seed=seed,
+                      limit=limit, loss=loss, fg_weight=fg_weight, bn_momentum=bn_momentum,
+                      seed=seed,
                       augment=not no_augment, init=init, backbone_weights=backbone_weights,
                       resume=resume, run_dir=run_dir)
     with progress() as bar:
