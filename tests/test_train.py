@@ -87,3 +87,18 @@ def test_training_learns_keypoints(tmp_path):
     result = evaluate(cfg.out, f"synth:{data}", size=64, count=32)
     # a constant "mean hand" at the crop centre scores AUC ~0.1 at 64 px
     assert result["auc"] > 0.3
+
+
+def test_weighted_loss_by_hand():
+    from handlite.train import heatmap_loss
+
+    # 2x2 maps, one keypoint map + background; the keypoint sits on pixel (0, 0)
+    target = np.zeros((1, 2, 2, 2), np.float32)
+    target[..., 1] = 1.0
+    target[0, 0, 0] = (1.0, 0.0)
+    pred = np.zeros_like(target)
+    # squared errors: 1 at the keypoint (foreground 1 -> weight 11), 1 on the background map
+    # at the three other pixels (foreground 0 -> weight 1): (11 + 3) / 8 maps x pixels
+    assert float(np.asarray(heatmap_loss("weighted", 10.0)(target, pred))[0]) == pytest.approx(
+        14 / 8)
+    assert float(np.asarray(heatmap_loss("mse")(target, pred))) == pytest.approx(4 / 8)
