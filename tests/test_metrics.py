@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from handlite.errors import UsageError
-from handlite.metrics import PCK_THRESHOLDS_PX, keypoint_metrics, plot_pck
+from handlite.metrics import PCK_THRESHOLDS_PX, keypoint_metrics, mean_hand_baseline, plot_pck
 
 
 def _case(errors_px, visible=None):
@@ -78,3 +78,14 @@ def test_plot_is_written(tmp_path):
     out = tmp_path / "pck.png"
     plot_pck({"a": keypoint_metrics(pred, gt)}, out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_mean_hand_baseline_by_hand():
+    # one keypoint at x = 0, 10, 20 on three hands (the middle one hidden): the constant is
+    # the mean of the visible ones, x = 10, so both visible hands are 10 px off
+    gt = np.zeros((3, 1, 2))
+    gt[:, 0, 0] = [0.0, 10.0, 20.0]
+    vis = np.array([[1], [0], [1]])
+    base = mean_hand_baseline(gt, vis)
+    assert base["epe_mean_px"] == pytest.approx(10.0)
+    assert base["epe_median_px"] == pytest.approx(10.0)

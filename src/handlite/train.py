@@ -338,7 +338,7 @@ def evaluate(model_path: str, data: str, size: int = DEFAULTS.model.input_size,
              count: int | None = None, sigma: float = DEFAULTS.codec.sigma) -> dict:
     """Keypoint metrics of a .keras model on a data spec at input `size` (see `metrics`)."""
     from handlite.data import load_eval_set
-    from handlite.metrics import keypoint_metrics
+    from handlite.metrics import keypoint_metrics, mean_hand_baseline
     from handlite.model import load_model
 
     model = load_model(model_path, input_size=size)
@@ -348,5 +348,6 @@ def evaluate(model_path: str, data: str, size: int = DEFAULTS.model.input_size,
     pred, _, _ = predict_keypoints(model, eval_set.images, codec)
     seconds = time.perf_counter() - start
     result = keypoint_metrics(pred, eval_set.keypoints, eval_set.visible, eval_set.head_size)
+    baseline = mean_hand_baseline(eval_set.keypoints, eval_set.visible)
     return {"model": str(model_path), "data": data, "size": size, **result,
-            "predict_seconds": round(seconds, 2)}
+            "baseline_mean_hand": baseline, "predict_seconds": round(seconds, 2)}

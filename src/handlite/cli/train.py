@@ -139,6 +139,10 @@ def evaluate(model, data, size, count, plot, per_keypoint, as_json) -> None:
                 "pckh_auc", "pckh_0.5"):
         if key in result:
             table.add_row(key, f"{result[key]:.4f}")
+    base = result["baseline_mean_hand"]
+    table.add_row("[dim]constant mean hand: auc[/dim]", f"[dim]{base['auc']:.4f}[/dim]")
+    table.add_row("[dim]constant mean hand: epe_median_px[/dim]",
+                  f"[dim]{base['epe_median_px']:.4f}[/dim]")
     con.print(table)
     if per_keypoint:
         kt = Table(title="per keypoint")
