@@ -27,6 +27,9 @@ import numpy as np
 from handlite.errors import CheckFailed, ModelError
 
 DEFAULT_MODEL = "models/handlite_synth.keras"
+#: the shipped 112 model: each shipped file does well only near the size it was trained at
+#: (models/MODEL_CARD.md), so the demo exports the 112 variants from it when it exists.
+DEFAULT_MODEL_112 = "models/handlite_synth_112.keras"
 DEFAULT_OUT = "build/demo"
 
 Say = Callable[[str], None]
@@ -227,8 +230,12 @@ def check_model(model: str | Path) -> Path:
 
 def run_demo(model: str | Path = DEFAULT_MODEL, out: str | Path = DEFAULT_OUT,
              settings: DemoSettings | None = None, say: Say | None = None,
-             bench_progress: Any = None) -> DemoReport:
-    """Export, parity, accuracy, host benchmark; writes report.md, results.jsonl, plots."""
+             bench_progress: Any = None,
+             per_size: dict[int, str | Path] | None = None) -> DemoReport:
+    """Export, parity, accuracy, host benchmark; writes report.md, results.jsonl, plots.
+
+    `model` serves every size unless `per_size` gives a size its own model file (each size's
+    variants are then exported from, and checked against, that file)."""
     from handlite.bench.host import run_host_bench
     from handlite.bench.store import append_record, write_text_atomic
     from handlite.export import export
@@ -242,34 +249,53 @@ def run_demo(model: str | Path = DEFAULT_MODEL, out: str | Path = DEFAULT_OUT,
     rep = DemoReport(str(model), str(out), settings)
     t_all = time.perf_counter()
 
-    t0 = time.perf_counter()
-    keras_model = load_model(model)
-    say(f"exporting every variant of {model} to {out}")
-    exported = export(model, out, model=keras_model,
-                      on_done=lambda r: say(f"  {r.variant}: "
-                                            + (f"{r.bytes / 1024:.0f} KB in {r.seconds:.1f} s"
-                                               if r.ok else f"FAILED {r.error}")))
-    rep.seconds["export"] = time.perf_counter() - t0
-    rep.failures += [r.error or r.variant for r in exported.results if not r.ok]
-    good = [r for r in exported.results if r.ok]
+    # size -> source model: `model` for every size unless a size has its own file
+    sources = {size: Path(path) for size, path in
+               {112: model, 224: model, **{k: check_model(v) for k, v in
+                                          (per_size or {}).items()}}.items()}
+    rep.model = ", ".join(f"{size}: {path}" for size, path in sorted(sources.items()))
+    paths: dict[str, Path] = {}
+    good, accuracy, keras_metrics, parity_results = [], {}, {}, []
+    for size in sorted(sources):
+        src = sources[size]
+        t0 = time.perf_counter()
+        keras_model = load_model(src)
+        say(f"exporting the {size} variants of {src} to {out}")
+        exported = export(src, out, sizes=[size], model=keras_model,
+                          on_done=lambda r: say(f"  {r.variant}: "
+                                                + (f"{r.bytes / 1024:.0f} KB in {r.seconds:.1f} s"
+                                                   if r.ok else f"FAILED {r.error}")))
+        # one manifest per source model and size (export writes manifest.json)
+        Path(exported.manifest).replace(out / f"manifest_{size}.json")
+        rep.seconds["export"] = rep.seconds.get("export", 0.0) + time.perf_counter() - t0
+        rep.failures += [r.error or r.variant for r in exported.results if not r.ok]
+        size_good = [r for r in exported.results if r.ok]
+        good += size_good
+        size_paths = {r.variant: out / r.file for r in size_good}
+        paths.update(size_paths)
+        if not size_paths:
+            continue
+
+        t0 = time.perf_counter()
+        say(f"parity against Keras ({src}) on {settings.count} {settings.data} crops")
+        parity = run_parity(src, list(size_paths.values()), data=settings.data,
+                            count=settings.count)
+        rep.seconds["parity"] = rep.seconds.get("parity", 0.0) + time.perf_counter() - t0
+        parity_results += parity.results
+        write_text_atomic(out / f"parity_{size}.json", _json(parity.to_dict()))
+
+        t0 = time.perf_counter()
+        say(f"accuracy of the {size} host pipeline (PCK, AUC)")
+        size_acc, size_keras = _accuracy(size_paths, settings.data, settings.count,
+                                         settings.threads, keras_model)
+        accuracy.update(size_acc)
+        keras_metrics.update(size_keras)
+        rep.seconds["accuracy"] = rep.seconds.get("accuracy", 0.0) + time.perf_counter() - t0
     if not good:
         raise CheckFailed("no variant exported: " + "; ".join(rep.failures))
-    paths = {r.variant: out / r.file for r in good}
-
-    t0 = time.perf_counter()
-    say(f"parity against Keras on {settings.count} {settings.data} crops")
-    parity = run_parity(model, list(paths.values()), data=settings.data, count=settings.count)
-    rep.seconds["parity"] = time.perf_counter() - t0
-    parity_by_name = {r.variant: r for r in parity.results}
-    rep.failures += [f"parity {r.variant}: {'; '.join(r.failures)}" for r in parity.results
+    parity_by_name = {r.variant: r for r in parity_results}
+    rep.failures += [f"parity {r.variant}: {'; '.join(r.failures)}" for r in parity_results
                      if not r.passed]
-    write_text_atomic(out / "parity.json", _json(parity.to_dict()))
-
-    t0 = time.perf_counter()
-    say("accuracy of the host pipeline (PCK, AUC)")
-    accuracy, keras_metrics = _accuracy(paths, settings.data, settings.count, settings.threads,
-                                        keras_model)
-    rep.seconds["accuracy"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     say(f"host benchmark: {settings.warmup} warm-up + {settings.runs} runs per variant, "
@@ -289,8 +315,10 @@ def run_demo(model: str | Path = DEFAULT_MODEL, out: str | Path = DEFAULT_OUT,
 
     rep.rows = _rows(good, parity_by_name, accuracy, by_name)
     rep.files = _plots(out, rep.rows, accuracy, keras_metrics, records)
-    rep.files.update({"results": str(results_path), "parity": str(out / "parity.json"),
-                      "manifest": exported.manifest})
+    rep.files.update({"results": str(results_path),
+                      **{f"parity_{size}": str(out / f"parity_{size}.json") for size in sources},
+                      **{f"manifest_{size}": str(out / f"manifest_{size}.json")
+                         for size in sources}})
     rep.seconds["total"] = time.perf_counter() - t_all
     report_path = out / "report.md"
     rep.files["report"] = str(report_path)

@@ -10,6 +10,10 @@ from handlite.cli.common import emit_json, err, human, json_option, progress
 @click.command()
 @click.option("--model", "model_path", default="models/handlite_synth.keras", show_default=True,
               type=click.Path(dir_okay=False), help="Trained Keras model (.keras).")
+@click.option("--model-112", "model_112", default="models/handlite_synth_112.keras",
+              show_default=True, type=click.Path(dir_okay=False),
+              help="Model for the 112 variants (a model does well near the size it was trained "
+                   "at); '' or a missing default file: use --model for both sizes.")
 @click.option("--out", "out_dir", default="build/demo", show_default=True,
               type=click.Path(file_okay=False), help="Folder for the variants and the report.")
 @click.option("--count", default=64, show_default=True, type=click.IntRange(min=1),
@@ -19,22 +23,28 @@ from handlite.cli.common import emit_json, err, human, json_option, progress
 @click.option("--warmup", default=5, show_default=True, type=click.IntRange(min=0))
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
 @json_option
-def demo(model_path, out_dir, count, runs, warmup, threads, as_json):
+def demo(model_path, model_112, out_dir, count, runs, warmup, threads, as_json):
     """The main job in one command: export all variants of MODEL, check parity against Keras,
     measure accuracy and host speed, and print one table (report.md and plots in --out)."""
     from rich.table import Table
 
     from handlite.demo import DemoSettings, check_model, run_demo
 
+    from pathlib import Path
+
     check_model(model_path)  # fail in one line before any progress display starts
+    per_size = {}
+    if model_112 and (Path(model_112).is_file()
+                      or model_112 != "models/handlite_synth_112.keras"):
+        per_size[112] = check_model(model_112)
     settings = DemoSettings(count=count, runs=runs, warmup=warmup, threads=threads)
     with progress(transient=True) as bar:
         report = run_demo(model_path, out_dir, settings, say=lambda m: err.print(m),
-                          bench_progress=bar)
+                          bench_progress=bar, per_size=per_size)
     if as_json:
         emit_json(report.to_dict())
     else:
-        table = Table(title=f"handlite demo: {model_path} ({threads} thread, host)")
+        table = Table(title=f"handlite demo: {report.model} ({threads} thread, host)")
         for col in ("variant", "KB", "parity EPE px", "AUC", "median ms", "fps",
                     "speed-up vs float32"):
             table.add_column(col, justify="left" if col == "variant" else "right")
