@@ -57,6 +57,26 @@ class DecodeSettings:
         return asdict(self)
 
 
+def _top_peaks(is_peak: np.ndarray, values: np.ndarray, m: int):
+    """The m strongest peaks per row: (L, M) cell indices and values, strongest first, ties by
+    lower cell index (the order of a stable descending sort, so every implementation — the
+    Java decoder too — agrees on flat maps). Rows with fewer peaks are padded with -inf.
+
+    Only the peak cells are sorted: a map has a few dozen local maxima, not H*W cells, and the
+    decoder runs this on every low-confidence map."""
+    rows, cells = np.nonzero(is_peak)  # row-major: cells ascend within each row
+    vals = values[rows, cells]
+    order = np.lexsort((cells, -vals, rows))
+    rows, cells, vals = rows[order], cells[order], vals[order]
+    rank = np.arange(len(rows)) - np.searchsorted(rows, rows)  # position within its row
+    keep = rank < m
+    top = np.zeros((len(values), m), dtype=np.int64)
+    top_val = np.full((len(values), m), -np.inf, dtype=values.dtype)
+    top[rows[keep], rank[keep]] = cells[keep]
+    top_val[rows[keep], rank[keep]] = vals[keep]
+    return top, top_val
+
+
 class HeatmapCodec:
     """Encode keypoints to (H, W, K+1) Gaussian targets and decode maps back to keypoints."""
 
@@ -197,11 +217,8 @@ class HeatmapCodec:
                 if dy == 1 and dx == 1:
                     continue
                 is_peak &= prob >= padded[:, dy:dy + h, dx:dx + w]
-        cand_val = np.where(is_peak, prob, -np.inf).reshape(len(ln), h * w)
         m = min(self.settings.fallback_peaks, h * w)
-        # stable: ties rank by lower cell index, so every implementation (Java too) agrees
-        top = np.argsort(-cand_val, axis=-1, kind="stable")[:, :m]  # (L, M), strongest first
-        top_val = np.take_along_axis(cand_val, top, axis=-1)
+        top, top_val = _top_peaks(is_peak.reshape(len(ln), h * w), prob.reshape(len(ln), h * w), m)
         cy, cx = np.divmod(top, w)
 
         # reference keypoints: confident skeleton neighbours, else all confident ones

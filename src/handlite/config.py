@@ -35,7 +35,10 @@ class CodecDefaults:
     #: beta turns a clean unit peak into a probability of ~0.3 and a flat map into ~1/(H*W).
     softmax_beta: float = 10.0
     #: below this max probability a keypoint is "low confidence" and the fallback runs.
-    min_confidence: float = 0.05
+    #: Calibrated on the shipped models (benchmarks/fallback_threshold.py): at 0.005 the
+    #: fallback takes ~4% of keypoints at 224 and helps slightly; at 0.05 it took 98% of them
+    #: (their maps are weak) and cost 0.03 AUC.
+    min_confidence: float = 0.005
     #: how many of the strongest local peaks the fallback considers.
     fallback_peaks: int = 3
     #: sub-pixel refinement: "dark" (Taylor expansion of the log-heatmap), "quarter", "none".

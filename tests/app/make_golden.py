@@ -231,6 +231,9 @@ def _floats(a: np.ndarray) -> list:
 def _case(name: str, file: str, maps: np.ndarray, stride: int, notes: dict,
           **settings) -> dict:
     h, w, c = maps.shape
+    # the cases were built around a 0.05 confidence threshold; pin it, so a change of the
+    # project's default (calibrated on the shipped model) does not silently drop fallbacks
+    settings = {"min_confidence": 0.05, **settings}
     codec = HeatmapCodec(input_size=h * stride, stride=stride, **settings)
     problems = ambiguities(maps, codec)
     if problems:

@@ -35,7 +35,7 @@ public class HandOverlayView extends View {
     private float[] keypoints; // image pixels
     private float[] scores;
     private int[][] skeleton;
-    private float minScore = 0.05f;
+    private float minScore = 0.005f; // the decoder's default min_confidence (config.py)
 
     public HandOverlayView(Context context, AttributeSet attrs) {
         super(context, attrs);

@@ -65,7 +65,7 @@ public final class HeatmapDecoder {
 
         /** handlite's defaults (config.py CodecDefaults). */
         public static Settings defaults() {
-            return new Settings(10.0, 0.05, 3, "dark");
+            return new Settings(10.0, 0.005, 3, "dark");
         }
     }
 

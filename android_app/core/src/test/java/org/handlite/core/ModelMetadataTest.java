@@ -45,7 +45,7 @@ public class ModelMetadataTest {
             assertArrayEquals(HandSkeleton.BONES[i], m.skeleton[i]);
         }
         assertEquals(10f, m.decode.softmaxBeta, 0f);
-        assertEquals(0.05f, m.decode.minConfidence, 0f);
+        assertEquals(0.005f, m.decode.minConfidence, 0f);
         assertEquals(3, m.decode.fallbackPeaks);
         assertEquals("dark", m.decode.refine);
         assertEquals(4, m.decoder().stride());
