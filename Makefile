@@ -39,6 +39,8 @@ test-phone:
 ## bench: the speed scripts whose figures the README quotes
 bench:
 	$(PYTHON) benchmarks/decode_speed.py
+	$(PYTHON) benchmarks/fallback_threshold.py
+	$(PYTHON) benchmarks/parity_figures.py
 	$(PYTHON) benchmarks/export_speed.py
 	$(PYTHON) benchmarks/host_bench.py
 	$(PYTHON) benchmarks/push_speed.py
