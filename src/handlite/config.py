@@ -51,8 +51,9 @@ class ModelDefaults:
     num_keypoints: int = NUM_KEYPOINTS
     encoder_stride: int = 16
     # Decoder widths (not published by the paper). Chosen by int8 invoke time at 224 on the
-    # host's XNNPACK, 1 thread: 128/(64, 32) took 5.9 ms, 64/(32, 32) 5.0 ms, against 8.0 ms
-    # for MediaPipe's hand_landmark_full (benchmarks/head_widths.py).
+    # host's XNNPACK, 1 thread: 128/(64, 32) took 6.1 ms, 64/(32, 32) 5.1 ms, against 8.4 ms
+    # for MediaPipe's hand_landmark_full (benchmarks/head_widths.py, quiet machine; narrower
+    # heads gain little more: the encoder dominates).
     head_width: int = 64  # channels in the decoder before the first upsampling
     up_widths: tuple[int, int] = (32, 32)  # channels after each x2 transposed convolution
 
