@@ -325,6 +325,11 @@ class HandRuntime:
         self._identity = dtype == "uint8" and np.array_equal(
             self._lut[0], np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1))
         self._resized = np.empty((size, size, 3), np.uint8)
+        # One table for all three channels (handlite's normalisation is the same per channel):
+        # cv2.LUT with a single-channel table on the (S, 3S) view runs ~2x faster than with a
+        # three-channel table (43 vs 90 us at 224 here).
+        same = all(np.array_equal(self._lut[0, :, 0], self._lut[0, :, c]) for c in (1, 2))
+        self._lut1 = np.ascontiguousarray(self._lut[:, :, 0]) if same else None
 
         kind = meta["output"]["kind"]
         self.output_kind = kind
@@ -393,7 +398,12 @@ class HandRuntime:
             cv2.flip(resized, 1, dst=resized)
         if self._swap_rb:
             cv2.cvtColor(resized, cv2.COLOR_RGB2BGR, dst=resized)
-        if not self._identity:
+        if self._identity:
+            pass
+        elif self._lut1 is not None:
+            rows = (self.input_size, 3 * self.input_size)
+            cv2.LUT(resized.reshape(rows), self._lut1, dst=target.reshape(rows))
+        else:
             cv2.LUT(resized, self._lut, dst=target)
         del target, resized
         return crop

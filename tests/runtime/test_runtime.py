@@ -182,3 +182,32 @@ def test_identity_quantisation_feeds_pixels_straight_in(dot_models, tmp_path):
     want = extract_crop(img, pred.crop, rt.pad_value)[:, ::-1]
     assert np.array_equal(tensor, want)
     assert np.abs(pred.keypoints - expected_keypoints(CENTRES)).max() < 1.0
+
+
+@pytest.mark.parametrize("precision", ["float32", "int8"])
+def test_one_table_fast_path_writes_what_the_per_channel_table_writes(dot_models, tmp_path,
+                                                                       precision):
+    from handlite.metadata import read_metadata, write_metadata
+
+    img = np.random.default_rng(5).integers(0, 256, (150, 190, 3), dtype=np.uint8)
+    rt = HandRuntime(dot_models[precision])
+    assert rt._lut1 is not None  # handlite's normalisation: the same for every channel
+    rt.preprocess(img, box=(10, 5, 120, 130))
+    fast = rt._interp.get_tensor(rt.inputs[0]["index"]).copy()
+    rt._lut1 = None  # the general path: one table per channel
+    rt.preprocess(img, box=(10, 5, 120, 130))
+    assert np.array_equal(fast, rt._interp.get_tensor(rt.inputs[0]["index"]))
+
+    # channels normalised differently never take the one-table path
+    other = tmp_path / "per_channel.tflite"
+    other.write_bytes(dot_models[precision].read_bytes())
+    meta = read_metadata(other)
+    meta["normalization"].update(mean=[120.0, 127.5, 135.0])
+    write_metadata(other, meta)
+    rt2 = HandRuntime(other)
+    assert rt2._lut1 is None
+    rt2.preprocess(img)
+    tensor = rt2._interp.get_tensor(rt2.inputs[0]["index"])[0]
+    crop = extract_crop(img, rt2.crop_for(img.shape), rt2.pad_value)
+    want = np.take_along_axis(rt2._lut[0], crop.reshape(-1, 3).astype(np.intp), axis=0)
+    assert np.array_equal(tensor.reshape(-1, 3).view(want.dtype), want)
