@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from handlite.codec import DecodeSettings
-from handlite.config import DEFAULTS
+from handlite.config import DEFAULTS, Normalization
 from handlite.errors import ExportError, HandliteError, UsageError
 from handlite.metadata import (atomic_write_bytes, build_metadata, embed_metadata, sha256_file,
                                tensor_spec, utc_now)
@@ -275,6 +275,41 @@ def stitch(network: bytes, decoder: bytes) -> bytes:
     return bytes(fbu.convert_object_to_bytearray(a))
 
 
+def pin_input_quantization(tflite: bytes, io: str,
+                           norm: Normalization = DEFAULTS.normalization) -> bytes:
+    """Give an int8/uint8 image input the quantisation that holds every pixel exactly.
+
+    The converter picks the input's scale and zero point from the calibration crops' range,
+    which rounds pixels together (and clamps ones darker or brighter than any calibration
+    pixel). With an integer mean m and one std s for all channels, scale 1/s and zero point
+    m - 128 (int8) or m (uint8) represent (p - m) / s for every p in 0..255 exactly: the tensor
+    holds p - 128 (int8) or p itself (uint8). The first op reads the input's scale and zero
+    point when it is prepared, so this changes no other tensor. A normalisation that cannot
+    be pinned this way leaves the converter's choice.
+    """
+    from ai_edge_litert.tools import flatbuffer_utils as fbu
+
+    means, stds = set(norm.mean), set(norm.std)
+    if len(means) != 1 or len(stds) != 1:
+        return tflite
+    mean, std = float(next(iter(means))), float(next(iter(stds)))
+    if mean != round(mean) or std <= 0 or io not in ("int8", "uint8"):
+        return tflite
+    zero_point = int(mean) - 128 if io == "int8" else int(mean)
+    lo, hi = (-128, 127) if io == "int8" else (0, 255)
+    if not lo <= zero_point <= hi:
+        return tflite
+    model = fbu.read_model_from_bytearray(bytearray(tflite))
+    graph = model.subgraphs[0]
+    (index,) = graph.inputs
+    q = graph.tensors[index].quantization
+    if q is None or q.scale is None or len(q.scale) != 1:
+        raise ExportError("int8 export: the image input has no per-tensor quantisation")
+    q.scale = np.array([1.0 / std], np.float32)
+    q.zeroPoint = np.array([zero_point], np.int64)
+    return bytes(fbu.convert_object_to_bytearray(model))
+
+
 def convert(model, variant: Variant, *, io: str | None = None, decode: str = "heatmaps",
             calibration: np.ndarray | None = None, stride: int = DEFAULTS.codec.stride,
             settings: DecodeSettings | None = None) -> bytes:
@@ -321,6 +356,8 @@ def convert(model, variant: Variant, *, io: str | None = None, decode: str = "he
         converter.inference_output_type = tf_type if decode == "heatmaps" else tf.float32
     with _quiet_converter():
         network = bytes(converter.convert())
+    if recipe.representative and io in ("int8", "uint8"):
+        network = pin_input_quantization(network, io)
     if decode == "heatmaps":
         return network
     return stitch(network, _decode_tflite(model.output_shape[1:], stride, settings))

@@ -330,6 +330,11 @@ class HandRuntime:
         # three-channel table (43 vs 90 us at 224 here).
         same = all(np.array_equal(self._lut[0, :, 0], self._lut[0, :, c]) for c in (1, 2))
         self._lut1 = np.ascontiguousarray(self._lut[:, :, 0]) if same else None
+        # int8 input holding pixel - 128 (an export with handlite's integer mean pins this,
+        # `export.pin_input_quantization`): the table is "flip the top bit", done in place on
+        # the resized crop with one XOR (~4 us at 224 instead of the 43 us look-up)
+        self._xor = dtype == "int8" and self._lut1 is not None and np.array_equal(
+            self._lut1[0], np.arange(256, dtype=np.uint8) ^ np.uint8(0x80))
 
         kind = meta["output"]["kind"]
         self.output_kind = kind
@@ -392,7 +397,7 @@ class HandRuntime:
         target = self._interp.tensor(self._in_index)()[0]
         if self._in_dtype == "int8":
             target = target.view(np.uint8)
-        resized = target if self._identity else self._resized
+        resized = target if self._identity or self._xor else self._resized
         extract_crop(image, crop, self.pad_value, resized, self.interpolation)
         if left:
             cv2.flip(resized, 1, dst=resized)
@@ -400,6 +405,8 @@ class HandRuntime:
             cv2.cvtColor(resized, cv2.COLOR_RGB2BGR, dst=resized)
         if self._identity:
             pass
+        elif self._xor:
+            np.bitwise_xor(target, np.uint8(0x80), out=target)
         elif self._lut1 is not None:
             rows = (self.input_size, 3 * self.input_size)
             cv2.LUT(resized.reshape(rows), self._lut1, dst=target.reshape(rows))

@@ -11,7 +11,8 @@ from handlite.errors import UsageError
 
 def test_normalize_matches_the_config():
     x = normalize(np.array([[[0, 128, 255]]], np.uint8))
-    np.testing.assert_allclose(x, [[[-1.0, 0.5 / 127.5, 1.0]]], atol=1e-6)
+    # (x - 128) / 127.5: grey pad 128 is exactly 0
+    np.testing.assert_allclose(x, [[[-128 / 127.5, 0.0, 127 / 127.5]]], atol=1e-6)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def test_examples_are_deterministic_and_targets_sit_on_the_keypoints(synth_dir):
     for (_, (xa, ya)), (_, (xb, yb)) in zip(a, b):
         assert np.array_equal(xa, xb) and np.array_equal(ya, yb)
         assert xa.shape == (64, 64, 3) and ya.shape == (16, 16, 22)
-        assert -1.0 <= xa.min() and xa.max() <= 1.0
+        assert -128 / 127.5 <= xa.min() and xa.max() <= 127 / 127.5
         # background = 1 - max of the keypoint maps
         np.testing.assert_allclose(ya[..., 21], 1 - ya[..., :21].max(-1), atol=1e-6)
 

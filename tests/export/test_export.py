@@ -75,9 +75,39 @@ def test_int8_with_uint8_io_records_its_quantisation(tiny_model, tmp_path):
     assert r.ok, r.error
     meta = read_metadata(tmp_path / r.file, required=True)
     assert meta["input"]["dtype"] == "uint8" and meta["output"]["dtype"] == "uint8"
-    # normalised range [-1, 1] over 256 levels
-    assert meta["input"]["scale"] == pytest.approx(2 / 255, rel=0.02)
+    # pinned so that the tensor holds the pixel itself: (q - 128) / 127.5 == (p - 128) / 127.5
+    assert meta["input"]["scale"] == pytest.approx(1 / 127.5, rel=1e-6)
+    assert meta["input"]["zero_point"] == 128
     assert meta["output"]["scale"] > 0 and meta["output"]["zero_point"] is not None
+    from handlite.runtime import HandRuntime
+    assert HandRuntime(tmp_path / r.file)._identity
+
+
+def test_int8_input_holds_every_pixel_exactly_and_preprocess_xors(exported):
+    """Default full-int8 I/O: input scale 1/127.5, zero point 0, so the tensor is pixel - 128;
+    the runtime's XOR fast path must write exactly what the general table would."""
+    from handlite.runtime import HandRuntime, extract_crop, input_lut
+
+    r = _by_precision(exported)["int8"]
+    path = Path(exported.out_dir) / r.file
+    meta = read_metadata(path, required=True)
+    assert meta["input"]["dtype"] == "int8" and meta["output"]["dtype"] == "int8"
+    assert meta["input"]["scale"] == pytest.approx(1 / 127.5, rel=1e-6)
+    assert meta["input"]["zero_point"] == 0
+    rt = HandRuntime(path)
+    assert rt._xor
+    img = np.random.default_rng(8).integers(0, 256, (90, 70, 3), dtype=np.uint8)
+    for box, left in ((None, False), ((5, 10, 50, 60), True)):
+        rt.preprocess(img, box=box, left=left)
+        tensor = rt._interp.get_tensor(rt.inputs[0]["index"])[0]
+        crop = extract_crop(img, rt.crop_for(img.shape, box), rt.pad_value)
+        if left:
+            crop = crop[:, ::-1]
+        norm = meta["normalization"]
+        lut = input_lut(norm["mean"], norm["std"], "int8", *rt.inputs[0]["quantization"])
+        want = np.take_along_axis(lut[0], crop.reshape(-1, 3).astype(np.intp), axis=0)
+        assert np.array_equal(tensor.reshape(-1, 3).view(np.uint8), want)
+        assert np.array_equal(tensor.astype(int), crop.astype(int) - 128)
 
 
 def test_io_and_decode_options_are_checked(tiny_model, tmp_path):

@@ -36,7 +36,7 @@ def summary(size: int, model_path: str | None, head_width: int, as_json: bool) -
     table = Table(title=f"handlite network at {size}x{size}", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value", justify="right")
-    table.add_row("input", f"{size} x {size} x 3 (RGB, (x - 127.5) / 127.5)")
+    table.add_row("input", f"{size} x {size} x 3 (RGB, (x - 128) / 127.5)")
     table.add_row("output", " x ".join(map(str, info["output_shape"])) + "  (21 keypoints + background)")
     table.add_row("encoder stride", str(info["encoder_stride"]))
     table.add_row("output stride", str(info["output_stride"]))

@@ -193,10 +193,11 @@ public final class Preprocess {
         this.zeroPoint = zeroPoint;
     }
 
-    /** handlite's defaults: RGB, (p - 127.5) / 127.5, pad 128, float32. */
+    /** handlite's defaults: RGB, (p - 128) / 127.5, pad 128, float32. */
     public static Preprocess defaults(int size) {
-        float[] m = {127.5f, 127.5f, 127.5f};
-        return new Preprocess(size, false, m, m.clone(), 128, "float32", Float.NaN, 0);
+        float[] m = {128f, 128f, 128f};
+        float[] s = {127.5f, 127.5f, 127.5f};
+        return new Preprocess(size, false, m, s, 128, "float32", Float.NaN, 0);
     }
 
     public int size() {

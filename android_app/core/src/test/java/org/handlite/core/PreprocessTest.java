@@ -74,9 +74,9 @@ public class PreprocessTest {
         for (int y = 0; y < 8; y++) {
             for (int x = 0; x < 8; x++) {
                 int o = (y * 8 + x) * 3;
-                assertEquals((10 * x + y - 127.5f) / 127.5f, out[o], 1e-7);
-                assertEquals((100 + y - 127.5f) / 127.5f, out[o + 1], 1e-7);
-                assertEquals((200 - 127.5f) / 127.5f, out[o + 2], 1e-7);
+                assertEquals((10 * x + y - 128f) / 127.5f, out[o], 1e-7);
+                assertEquals((100 + y - 128f) / 127.5f, out[o + 1], 1e-7);
+                assertEquals((200 - 128f) / 127.5f, out[o + 2], 1e-7);
             }
         }
     }
