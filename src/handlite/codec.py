@@ -42,6 +42,9 @@ _EPS = 1e-10
 _ADJ = adjacency()
 _WIN_DY = np.repeat(np.arange(-1, 2), 3)  # 3x3 window offsets, row-major
 _WIN_DX = np.tile(np.arange(-1, 2), 3)
+# quarter steps: [x, y] neighbours of the argmax cell at window row ry / column rx are cells
+# 3 ry + (0, 2) and rx + (0, 6)
+_LO_MUL, _HI_ADD = np.array([[3], [1]]), np.array([[2], [6]])
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ class DecodeSettings:
         return asdict(self)
 
 
-_KERNEL3 = np.ones((3, 3), np.uint8)
+_FAR = np.iinfo(np.int64).max  # "no candidate" squared distance
 #: the quantised fast path ranks peaks by quantisation step, which is the probability's order
 #: only while exp(-beta * scale * 255) and the division by the softmax sum stay normal float32
 #: numbers (exp(-87) is the smallest): beyond this span, distinct steps could tie at zero.
@@ -70,58 +73,65 @@ def _cv2():
     return cv2
 
 
-def _top_local_maxima(values: np.ndarray, m: int, floor):
-    """The m strongest local maxima of each map: values (L, H, W) -> (L, m) cell indices,
-    (L, m) values, (L, m) valid.
+def _top_local_maxima(keys: np.ndarray, m: int):
+    """The m strongest local maxima of each map: keys (L, H, W) non-negative integers ordered
+    as the map values -> (L, m) cells (index y * W + x), (L, m) their keys + 1 (0: missing).
 
     A local maximum is >= its in-map 3x3 neighbours (plateaus count every cell). Strongest
     first, ties by lower cell index (a stable descending sort's order, as in the Java decoder);
-    maps with fewer than m maxima are padded with `floor`, which lies below every value.
+    maps with fewer than m maxima are padded with key 0.
     """
-    cv2 = _cv2()
-    n, h, w = values.shape
-    # one dilation for all maps: each map gets a `floor` row below it so maps never see each
-    # other's cells; the replicated border adds only a cell's own row or column, so out-of-map
-    # cells are ignored, like the -inf padding of the definition
-    stack = np.full((n, h + 1, w), floor, dtype=values.dtype)
-    stack[:, :h] = values
-    grown = cv2.dilate(stack.reshape(n * (h + 1), w), _KERNEL3,
-                       borderType=cv2.BORDER_REPLICATE).reshape(n, h + 1, w)[:, :h]
-    masked = np.where(values >= grown, values, floor).reshape(n, h * w)
+    n, h, w = keys.shape
+    # each row gets a lowest-key cell after it, so on the flattened map a shift by one or by a
+    # padded row never reaches a cell outside the map (the definition's -inf padding)
+    wp = w + 1
+    flat = np.zeros((n, h, wp), dtype=keys.dtype)
+    flat[:, :, :w] = keys
+    flat = flat.reshape(n, h * wp)
+    across = flat.copy()  # 3x3 maximum: rows, then columns
+    np.maximum(across[:, 1:], flat[:, :-1], out=across[:, 1:])
+    np.maximum(across[:, :-1], flat[:, 1:], out=across[:, :-1])
+    grown = across.copy()
+    np.maximum(grown[:, wp:], across[:, :-wp], out=grown[:, wp:])
+    np.maximum(grown[:, :-wp], across[:, wp:], out=grown[:, :-wp])
+    # key + 1 at maxima, 0 elsewhere (arithmetic beats np.where ~5x here); the padding
+    # cells may pass the test on a flat stretch: they are no cells
+    masked = np.add(flat, 1, dtype=np.int16 if flat.itemsize == 1 else flat.dtype)
+    masked *= flat >= grown
+    masked.reshape(n, h, wp)[:, :, w] = 0
     # m rounds of argmax (first index on ties) beat sorting: plateaus of a quantised map make
     # thousands of maxima, and only m of them are wanted
     rows = np.arange(n)
     m = min(m, h * w)
     cells = np.empty((n, m), dtype=np.int64)
-    top = np.empty((n, m), dtype=values.dtype)
+    top = np.empty((n, m), dtype=masked.dtype)
     for j in range(m):
         cell = masked.argmax(axis=1)
         cells[:, j] = cell
         top[:, j] = masked[rows, cell]
-        masked[rows, cell] = floor
-    return cells, top, top > floor
+        masked[rows, cell] = 0
+    return cells - cells // wp, top  # padded index y * (W + 1) + x -> y * W + x
 
 
-def _nearest(cy, cx, valid, iy, ix, low, ln, lk):
+def _nearest(cand, valid, cell, conf, lk, w):
     """Which candidate peak each low-confidence keypoint takes (module doc, step 3).
 
-    cy, cx, valid (L, M): candidate cells of the L low keypoints (ln sample, lk keypoint);
-    iy, ix, low (N, K): argmax cells and the low mask. Returns (L,) best candidate and (L,)
+    cand, valid (L, M): candidate cells (index y * w + x) of the L low keypoints (keypoint
+    index lk); cell (2, L, K) the [x; y] argmax cells and conf (L, K) the confident mask of
+    each one's sample (a dimension of 1 broadcasts). Returns (L,) best candidate and (L,)
     usable (False: nothing confident to be near, the argmax stays). Integer squared distances
-    rank exactly as Euclidean ones (sqrt is strictly monotonic on these integers), ties to the
-    first candidate.
+    rank exactly as the Euclidean ones (sqrt is strictly monotonic on these integers); ties go
+    to the first candidate.
     """
-    confident = ~low
-    conf_l = confident[ln]  # (L, K)
-    neigh = _ADJ[lk] & conf_l
-    ref = np.where(neigh.any(axis=1, keepdims=True), neigh, conf_l)
-    dy = cy[:, :, None] - iy[ln][:, None, :]  # (L, M, K)
-    dx = cx[:, :, None] - ix[ln][:, None, :]
+    neigh = _ADJ[lk] & conf
+    ref = np.where(neigh.any(axis=1, keepdims=True), neigh, conf)  # (L, K)
+    cy, cx = np.divmod(cand, w)
+    dy = cy[:, :, None] - cell[1][:, None, :]  # (L, M, K)
+    dx = cx[:, :, None] - cell[0][:, None, :]
     d2 = dy * dy + dx * dx
-    far = np.iinfo(d2.dtype).max
-    d2 = np.where(ref[:, None, :] & valid[:, :, None], d2, far).min(axis=-1)  # (L, M)
+    d2 = np.where(ref[:, None, :] & valid[:, :, None], d2, _FAR).min(axis=-1)  # (L, M)
     best = d2.argmin(axis=-1)
-    return best, d2[np.arange(len(best)), best] < far
+    return best, d2[np.arange(len(best)), best] < _FAR
 
 
 class HeatmapCodec:
@@ -251,8 +261,7 @@ class HeatmapCodec:
             if low.any():
                 iy, ix, scores = self._fallback(buf, total, iy, ix, scores, low, h, w)
 
-        fy, fx = self._refine(maps, iy, ix, h, w)
-        keypoints = self._to_input(fx, fy)
+        keypoints = self._to_input(self._refine(maps, iy, ix, h, w))
         if single:
             return keypoints[0], scores[0]
         return keypoints, scores
@@ -291,56 +300,54 @@ class HeatmapCodec:
             return self.decode(self._dequantize_table(raw.dtype, scale, zero_point)[
                 np.ascontiguousarray(raw).view(np.uint8)])
         cv2 = _cv2()
-        values, expo, expo64 = self._quant_tables(raw.dtype, scale, zero_point)
-        signed = raw.dtype == np.int8
+        values, logs, expo, expo64 = self._quant_tables(raw.dtype, scale, zero_point)
         data = np.ascontiguousarray(raw).view(np.uint8).reshape(h * w, c)
         step = cv2.transpose(data)[:k]  # (K, H*W) raw bytes, one contiguous row per map
-        idx = (step.view(np.int8) if signed else step).argmax(axis=1)  # first index on ties
+        signed = raw.dtype == np.int8
+        idx = (step.view(np.int8) if signed else step).argmax(axis=1)
         rows = np.arange(k)
-        # steps below each map's maximum; uint8 arithmetic wraps, so for int8 bytes too the
-        # difference is exactly q_max - q in 0..255
-        below = np.subtract(step[rows, idx][:, None], step)
-        total = cv2.reduce(cv2.LUT(below, expo), 1, cv2.REDUCE_SUM, dtype=cv2.CV_64F)[:, 0]
+        top = step[rows, idx]
+        # softmax sums: sum exp(beta (v - v_max)) = sum E[q] / E[q_max] with the table
+        # E[q] = exp(beta (v(q) - v_top)) <= 1, normal float32 under _MAX_EXP_SPAN
+        total = cv2.reduce(cv2.LUT(step, expo), 1, cv2.REDUCE_SUM, dtype=cv2.CV_64F)[:, 0]
+        total /= expo64[top]
         scores = (1.0 / total).astype(np.float32)
-        iy, ix = np.divmod(idx, w)
+        cell = np.empty((2, k), dtype=np.int64)  # [x; y] integer cells
+        np.divmod(idx, w, out=(cell[1], cell[0]))
 
         if self.settings.min_confidence > 0:
             low = scores < self.settings.min_confidence
             if low.any():
-                lk = np.nonzero(low)[0]
-                ln = np.zeros_like(lk)
-                # strength = -(steps below the maximum): the probability's order (see
-                # _MAX_EXP_SPAN), so ranking on it ranks the probabilities, ties included
-                strength = np.negative(below[lk].astype(np.int16)).reshape(len(lk), h, w)
-                cells, _, valid = _top_local_maxima(strength, self.settings.fallback_peaks,
-                                                    np.int16(-256))
-                best, usable = _nearest(*np.divmod(cells, w), valid, iy[None], ix[None],
-                                        low[None], ln, lk)
-                sel = np.nonzero(usable)[0]
-                cell = cells[sel, best[sel]]
-                iy, ix, scores = iy.copy(), ix.copy(), scores.copy()
-                iy[lk[sel]], ix[lk[sel]] = np.divmod(cell, w)
-                scores[lk[sel]] = expo64[below[lk[sel], cell]] / total[lk[sel]]
+                lk = np.flatnonzero(low)
+                # bytes in the value order rank the probabilities (strictly, see
+                # _MAX_EXP_SPAN), ties included; int8 bytes get their sign bit flipped
+                order = step[lk] ^ np.uint8(0x80) if signed else step[lk]
+                cand, ranks = _top_local_maxima(order.reshape(len(lk), h, w),
+                                                self.settings.fallback_peaks)
+                best, usable = _nearest(cand, ranks > 0, cell[:, None], ~low[None], lk, w)
+                pick, lk = cand[usable, best[usable]], lk[usable]
+                cell[1, lk], cell[0, lk] = np.divmod(pick, w)
+                scores[lk] = expo64[step[lk, pick]] / (expo64[top[lk]] * total[lk])
 
-        method = self.settings.refine
-        if method == "none":
-            fy, fx = iy.astype(np.float64), ix.astype(np.float64)
-        else:
-            cy, cx = np.clip(iy, 1, h - 2), np.clip(ix, 1, w - 2)
-            cells = (cy[:, None] + _WIN_DY) * w + cx[:, None] + _WIN_DX  # (K, 9)
-            win = values[step[rows[:, None], cells]].astype(np.float64)
-            fy, fx = self._refine_windows(win, iy, ix, cy, cx, h, w)
-        return self._to_input(fx, fy), scores
+        if self.settings.refine == "none":
+            return self._to_input(cell.astype(np.float64)), scores
+        centre = np.minimum(np.maximum(cell, 1), [[w - 2], [h - 2]])
+        win = step[rows, (centre[1] * w + centre[0]) + (_WIN_DY * w + _WIN_DX)[:, None]]
+        return self._to_input(self._refine_core(values[win], logs[win], cell, centre, h, w)), \
+            scores
 
     def _quant_tables(self, dtype, scale: float, zero_point: int):
-        """Per raw byte: the dequantised float32 value; per step d below the maximum: the
-        softmax numerator exp(-beta * scale * d) in float32 and float64. Cached per scale."""
+        """Per raw byte: the dequantised value as float32 computes it, its log as the
+        refinement takes it, and E = exp(beta * (value - highest value)) in float32 and
+        float64 (the softmax numerators up to a per-map factor). Cached per quantisation."""
         key = (np.dtype(dtype).str, scale, zero_point)
         tables = self._tables.get(key)
         if tables is None:
-            values = self._dequantize_table(dtype, scale, zero_point)
-            expo64 = np.exp(-float(self.settings.softmax_beta) * scale * np.arange(256.0))
-            tables = (values, expo64.astype(np.float32), expo64)
+            values = self._dequantize_table(dtype, scale, zero_point).astype(np.float64)
+            steps = np.arange(256, dtype=np.uint8).view(dtype).astype(np.float64)
+            expo64 = np.exp(float(self.settings.softmax_beta) * scale * (steps - steps.max()))
+            tables = (values, np.log(np.maximum(values, _EPS)), expo64.astype(np.float32),
+                      expo64)
             self._tables[key] = tables
         return tables
 
@@ -351,78 +358,75 @@ class HeatmapCodec:
         q = np.arange(256, dtype=np.uint8).view(dtype).astype(np.float32)
         return (q - np.float32(zero_point)) * np.float32(scale)
 
-    def _to_input(self, fx: np.ndarray, fy: np.ndarray) -> np.ndarray:
-        keypoints = np.stack([fx, fy], axis=-1)
-        return ((keypoints + 0.5) * self.stride - 0.5).astype(np.float32)
+    def _to_input(self, cells: np.ndarray) -> np.ndarray:
+        """(2, ...) float cells [x; y] -> (..., 2) float32 input pixels."""
+        return ((cells.transpose(*range(1, cells.ndim), 0) + 0.5) * self.stride
+                - 0.5).astype(np.float32)
 
     def _fallback(self, expo, total, iy, ix, scores, low, h, w):
         """Re-pick low-confidence keypoints among their strongest local peaks (see module doc)."""
         ln, lk = np.nonzero(low)  # the L low-confidence (sample, keypoint) pairs
         prob = (expo[ln, lk] / total[ln, lk, None]).reshape(-1, h, w)  # (L, H, W)
         # low rows hold finite probabilities: a NaN total gives a NaN score, never "low"
-        cells, top_val, valid = _top_local_maxima(prob, self.settings.fallback_peaks,
-                                                  np.float32(-np.inf))
-        cy, cx = np.divmod(cells, w)
-        best, usable = _nearest(cy, cx, valid, iy, ix, low, ln, lk)
+        # non-negative float32 values order as their bit patterns do
+        cand, top = _top_local_maxima(prob.view(np.int32), self.settings.fallback_peaks)
+        best, usable = _nearest(cand, top > 0, np.stack([ix[ln], iy[ln]]), ~low[ln], lk, w)
         iy, ix, scores = iy.copy(), ix.copy(), scores.copy()
-        sel = np.nonzero(usable)[0]
-        iy[ln[sel], lk[sel]] = cy[sel, best[sel]]
-        ix[ln[sel], lk[sel]] = cx[sel, best[sel]]
-        scores[ln[sel], lk[sel]] = top_val[sel, best[sel]]
+        sel = np.flatnonzero(usable)
+        ln, lk, top = ln[sel], lk[sel], top[sel, best[sel]] - 1
+        iy[ln, lk], ix[ln, lk] = np.divmod(cand[sel, best[sel]], w)
+        scores[ln, lk] = top.astype(np.int32).view(np.float32)
         return iy, ix, scores
 
     def _refine(self, maps, iy, ix, h, w):
-        """Sub-pixel positions (float cells) around integer cells (iy, ix); maps (N, H, W, C)."""
-        fy, fx = iy.astype(np.float64), ix.astype(np.float64)
-        method = self.settings.refine
-        if method == "none":
-            return fy, fx
+        """Sub-pixel positions (2, N, K) [x; y] float cells around integer cells (iy, ix) of
+        maps (N, H, W, C)."""
+        cell = np.stack([ix, iy])
+        if self.settings.refine == "none":
+            return cell.astype(np.float64)
         n_idx, k_idx = np.indices(iy.shape)
         if h < 3 or w < 3:  # no 3x3 window fits: quarter steps only
             def at(y, x):
                 return np.nan_to_num(maps[n_idx, y, x, k_idx].astype(np.float64), nan=0.0)
             quarter_y, quarter_x = self._quarter(at, iy, ix, h, w)
-            return fy + quarter_y, fx + quarter_x
+            return np.stack([ix + quarter_x, iy + quarter_y])
 
         # one gather of the 3x3 window around the centre clamped inside the map
         cy, cx = np.clip(iy, 1, h - 2), np.clip(ix, 1, w - 2)
         win = maps[n_idx[..., None], cy[..., None] + _WIN_DY, cx[..., None] + _WIN_DX,
                    k_idx[..., None]]
-        win = np.nan_to_num(win.astype(np.float64), nan=0.0)
-        return self._refine_windows(win, iy, ix, cy, cx, h, w)
+        win = np.nan_to_num(win.astype(np.float64), nan=0.0).reshape(-1, 9).T  # (9, N*K)
+        fine = self._refine_core(win, np.log(np.maximum(win, _EPS)), cell.reshape(2, -1),
+                                 np.stack([cx, cy]).reshape(2, -1), h, w)
+        return fine.reshape(cell.shape)
 
-    def _refine_windows(self, win, iy, ix, cy, cx, h, w):
-        """Refinement from float64 windows win (..., 9), row-major 3x3 around (cy, cx), the
-        argmax cell (iy, ix) clamped inside the map. Returns float cells (fy, fx)."""
-        fy, fx = iy.astype(np.float64), ix.astype(np.float64)
-        flat = win.reshape(-1, 9)
-        j = np.arange(len(flat))
+    def _refine_core(self, win, logs, cell, centre, h, w):
+        """Refinement (module doc, step 4) of P keypoints: win (9, P) float64 3x3 windows
+        (row-major) around centre (2, P) [x; y], the argmax cell clamped inside the map;
+        logs = log(max(win, eps)). Returns (2, P) float cells [x; y]."""
+        fine = cell.astype(np.float64)
+        if self.settings.refine == "dark":
+            # quadratic fit to log(h); each line computes the x and the y term at once
+            plus, minus = logs[5:8:2], logs[3:0:-2]  # cells [5, 7] and [3, 1]
+            grad = 0.5 * (plus - minus)  # [dx, dy]
+            curv = plus - 2 * logs[4] + minus  # [dxx, dyy]
+            dxy = 0.25 * (logs[8] - logs[6] - logs[2] + logs[0])
+            det = curv[0] * curv[1] - dxy * dxy
+            ok = (win.min(axis=0) > _EPS) & (det > 1e-12) & (curv[0] < 0)
+            # [-(dyy dx - dxy dy), -(dxx dy - dxy dx)] / det
+            dark = centre + (dxy * grad[::-1] - curv[::-1] * grad) / np.where(ok, det, 1.0)
+            near = np.abs(dark - cell) <= 1.0
+            ok &= near[0] & near[1]
+            if ok.all():  # a peak where the fit fails is the exception: skip quarter steps
+                return dark
         # quarter step towards the higher neighbour of the argmax cell (0 at the border);
         # inside the map the argmax sits at the window centre on that axis
-        rx, ry = (ix - cx + 1).ravel(), 3 * (iy - cy + 1).ravel()
-        up, down = flat[j, rx].reshape(iy.shape), flat[j, rx + 6].reshape(iy.shape)
-        left, right = flat[j, ry].reshape(iy.shape), flat[j, ry + 2].reshape(iy.shape)
-        quarter_y = 0.25 * np.sign(np.where((iy > 0) & (iy < h - 1), down - up, 0.0))
-        quarter_x = 0.25 * np.sign(np.where((ix > 0) & (ix < w - 1), right - left, 0.0))
-        if self.settings.refine == "quarter":
-            return fy + quarter_y, fx + quarter_x
-
-        # DARK: quadratic fit to log(h) on the window; l[i] is window cell i (row-major)
-        positive = (win > _EPS).all(axis=-1)
-        l = np.moveaxis(np.log(np.maximum(win, _EPS)), -1, 0)
-        dx = 0.5 * (l[5] - l[3])
-        dy = 0.5 * (l[7] - l[1])
-        dxx = l[5] - 2 * l[4] + l[3]
-        dyy = l[7] - 2 * l[4] + l[1]
-        dxy = 0.25 * (l[8] - l[6] - l[2] + l[0])
-        det = dxx * dyy - dxy * dxy
-        ok = positive & (det > 1e-12) & (dxx < 0)
-        safe = np.where(ok, det, 1.0)
-        off_x = -(dyy * dx - dxy * dy) / safe
-        off_y = -(dxx * dy - dxy * dx) / safe
-        ry, rx = cy + off_y, cx + off_x
-        ok &= (np.abs(ry - iy) <= 1.0) & (np.abs(rx - ix) <= 1.0)
-        return (np.where(ok, ry, fy + quarter_y), np.where(ok, rx, fx + quarter_x))
+        lo = (cell - centre + 1)[::-1] * _LO_MUL  # window cell of the lower neighbour
+        j = np.arange(win.shape[1])
+        diff = win[lo + _HI_ADD, j] - win[lo, j]
+        inside = (cell > 0) & (cell < [[w - 1], [h - 1]])
+        fine += 0.25 * np.sign(np.where(inside, diff, 0.0))
+        return fine if self.settings.refine == "quarter" else np.where(ok, dark, fine)
 
     @staticmethod
     def _quarter(at, iy, ix, h, w):
