@@ -356,7 +356,6 @@ class HandRuntime:
             self._quantised_out = _dtype_name(out["dtype"]) in ("uint8", "int8")
             if self._quantised_out and not self._out_scale:
                 raise ModelError(f"{self.where}: quantised output without a scale")
-            self._maps = np.empty(oshape, np.float32)
             settings = DecodeSettings(**{key: meta["decode"][key]
                                          for key in DecodeSettings.__dataclass_fields__
                                          if key in meta["decode"]})
@@ -425,16 +424,14 @@ class HandRuntime:
             kp = self._read_float(self._kp_out)[0].astype(np.float32)
             sc = self._read_float(self._score_out)[0].astype(np.float32)
             return kp, sc
+        # A view into the interpreter's output buffer: decoded before the next invoke, and
+        # never kept. Quantised maps are decoded from their bytes (no float copy).
         raw = self._interp.tensor(self._out_index)()
-        maps = self._maps
         if self._quantised_out:
-            np.copyto(maps, raw, casting="unsafe")
-            maps -= np.float32(self._out_zp)
-            maps *= np.float32(self._out_scale)
+            kp, sc = self.codec.decode_quantized(raw[0], self._out_scale, self._out_zp)
         else:
-            np.copyto(maps, raw)
+            kp, sc = self.codec.decode(raw[0])
         del raw
-        kp, sc = self.codec.decode(maps[0])
         return kp, sc
 
     def _read_float(self, detail) -> np.ndarray:
