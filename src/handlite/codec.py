@@ -60,7 +60,7 @@ class DecodeSettings:
         return asdict(self)
 
 
-_FAR = np.iinfo(np.int64).max  # "no candidate" squared distance
+_FAR = 1 << 40  # "no candidate": beyond any squared distance on a map
 #: the quantised fast path ranks peaks by quantisation step, which is the probability's order
 #: only while exp(-beta * scale * 255) and the division by the softmax sum stay normal float32
 #: numbers (exp(-87) is the smallest): beyond this span, distinct steps could tie at zero.
@@ -78,8 +78,7 @@ def _top_local_maxima(keys: np.ndarray, m: int):
     as the map values -> (L, m) cells (index y * W + x), (L, m) their keys + 1 (0: missing).
 
     A local maximum is >= its in-map 3x3 neighbours (plateaus count every cell). Strongest
-    first, ties by lower cell index (a stable descending sort's order, as in the Java decoder);
-    maps with fewer than m maxima are padded with key 0.
+    first, ties by lower cell index (a stable descending sort's order, as in the Java decoder).
     """
     n, h, w = keys.shape
     # each row gets a lowest-key cell after it, so on the flattened map a shift by one or by a
@@ -96,20 +95,22 @@ def _top_local_maxima(keys: np.ndarray, m: int):
     np.maximum(grown[:, :-wp], across[:, wp:], out=grown[:, :-wp])
     # key + 1 at maxima, 0 elsewhere (arithmetic beats np.where ~5x here); the padding
     # cells may pass the test on a flat stretch: they are no cells
-    masked = np.add(flat, 1, dtype=np.int16 if flat.itemsize == 1 else flat.dtype)
-    masked *= flat >= grown
+    peak = flat >= grown
+    wide = np.int16 if flat.itemsize == 1 else flat.dtype
+    masked = np.add(flat, 1, dtype=wide)
+    masked *= peak
     masked.reshape(n, h, wp)[:, :, w] = 0
     # m rounds of argmax (first index on ties) beat sorting: plateaus of a quantised map make
-    # thousands of maxima, and only m of them are wanted
-    rows = np.arange(n)
+    # thousands of maxima, and only m of them are wanted. A map out of maxima yields cell 0:
+    # a non-maximum (key 0) or an earlier pick again, which changes no choice (ties in
+    # distance go to the first candidate)
+    rows = np.arange(n)[:, None]
     m = min(m, h * w)
     cells = np.empty((n, m), dtype=np.int64)
-    top = np.empty((n, m), dtype=masked.dtype)
     for j in range(m):
-        cell = masked.argmax(axis=1)
-        cells[:, j] = cell
-        top[:, j] = masked[rows, cell]
-        masked[rows, cell] = 0
+        cells[:, j] = cell = masked.argmax(axis=1)
+        masked[rows[:, 0], cell] = 0
+    top = np.add(flat[rows, cells], 1, dtype=wide) * peak[rows, cells]
     return cells - cells // wp, top  # padded index y * (W + 1) + x -> y * W + x
 
 
@@ -124,12 +125,13 @@ def _nearest(cand, valid, cell, conf, lk, w):
     to the first candidate.
     """
     neigh = _ADJ[lk] & conf
-    ref = np.where(neigh.any(axis=1, keepdims=True), neigh, conf)  # (L, K)
+    ref = neigh | (conf & ~neigh.any(axis=1, keepdims=True))  # (L, K)
     cy, cx = np.divmod(cand, w)
     dy = cy[:, :, None] - cell[1][:, None, :]  # (L, M, K)
     dx = cx[:, :, None] - cell[0][:, None, :]
     d2 = dy * dy + dx * dx
-    d2 = np.where(ref[:, None, :] & valid[:, :, None], d2, _FAR).min(axis=-1)  # (L, M)
+    d2 += ~(ref[:, None, :] & valid[:, :, None]) * _FAR  # masks by arithmetic (cheaper)
+    d2 = d2.min(axis=-1)  # (L, M)
     best = d2.argmin(axis=-1)
     return best, d2[np.arange(len(best)), best] < _FAR
 
@@ -163,7 +165,7 @@ class HeatmapCodec:
         self.heatmap_size = self.input_size // self.stride
         grid = np.arange(self.heatmap_size, dtype=np.float32)
         self._grid = grid
-        self._tables: dict = {}  # decode_quantized look-up tables per (dtype, scale, zero point)
+        self._tables: dict = {}  # decode_quantized tables per quantisation and map size
 
     # ------------------------------------------------------------------ coordinates
     def to_heatmap(self, points: np.ndarray) -> np.ndarray:
@@ -305,7 +307,7 @@ class HeatmapCodec:
         step = cv2.transpose(data)[:k]  # (K, H*W) raw bytes, one contiguous row per map
         signed = raw.dtype == np.int8
         idx = (step.view(np.int8) if signed else step).argmax(axis=1)
-        rows = np.arange(k)
+        rows, last, offsets = self._frame_constants(h, w)
         top = step[rows, idx]
         # softmax sums: sum exp(beta (v - v_max)) = sum E[q] / E[q_max] with the table
         # E[q] = exp(beta (v(q) - v_top)) <= 1, normal float32 under _MAX_EXP_SPAN
@@ -331,8 +333,8 @@ class HeatmapCodec:
 
         if self.settings.refine == "none":
             return self._to_input(cell.astype(np.float64)), scores
-        centre = np.minimum(np.maximum(cell, 1), [[w - 2], [h - 2]])
-        win = step[rows, (centre[1] * w + centre[0]) + (_WIN_DY * w + _WIN_DX)[:, None]]
+        centre = np.minimum(np.maximum(cell, 1), last - 1)
+        win = step[rows, (centre[1] * w + centre[0]) + offsets]  # (9, K) window bytes
         return self._to_input(self._refine_core(values[win], logs[win], cell, centre, h, w)), \
             scores
 
@@ -350,6 +352,17 @@ class HeatmapCodec:
                       expo64)
             self._tables[key] = tables
         return tables
+
+    def _frame_constants(self, h: int, w: int):
+        """Per map size: keypoint rows (K,), the last cell [[w - 1], [h - 1]] and the 3x3
+        window's cell offsets (9, 1). Cached."""
+        key = (h, w)
+        constants = self._tables.get(key)
+        if constants is None:
+            constants = (np.arange(self.num_keypoints), np.array([[w - 1], [h - 1]]),
+                         (_WIN_DY * w + _WIN_DX)[:, None])
+            self._tables[key] = constants
+        return constants
 
     @staticmethod
     def _dequantize_table(dtype, scale: float, zero_point: int) -> np.ndarray:
@@ -404,7 +417,6 @@ class HeatmapCodec:
         """Refinement (module doc, step 4) of P keypoints: win (9, P) float64 3x3 windows
         (row-major) around centre (2, P) [x; y], the argmax cell clamped inside the map;
         logs = log(max(win, eps)). Returns (2, P) float cells [x; y]."""
-        fine = cell.astype(np.float64)
         if self.settings.refine == "dark":
             # quadratic fit to log(h); each line computes the x and the y term at once
             plus, minus = logs[5:8:2], logs[3:0:-2]  # cells [5, 7] and [3, 1]
@@ -425,7 +437,7 @@ class HeatmapCodec:
         j = np.arange(win.shape[1])
         diff = win[lo + _HI_ADD, j] - win[lo, j]
         inside = (cell > 0) & (cell < [[w - 1], [h - 1]])
-        fine += 0.25 * np.sign(np.where(inside, diff, 0.0))
+        fine = cell + 0.25 * np.sign(np.where(inside, diff, 0.0))
         return fine if self.settings.refine == "quarter" else np.where(ok, dark, fine)
 
     @staticmethod
