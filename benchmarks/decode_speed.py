@@ -95,7 +95,8 @@ def _interleaved(variants: dict, rounds: int) -> dict:
 
 def _stats(values) -> dict:
     v = np.asarray(values, dtype=np.float64)
-    return {"median_us": round(float(np.median(v)), 1), "p10_us": round(float(np.percentile(v, 10)), 1),
+    return {"median_us": round(float(np.median(v)), 1),
+            "p10_us": round(float(np.percentile(v, 10)), 1),
             "p90_us": round(float(np.percentile(v, 90)), 1), "n": int(v.size)}
 
 
@@ -191,7 +192,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--model", help="an int8 handlite export with quantised heatmaps")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "decode_speed.json"))
+    parser.add_argument("--out",
+                        default=str(ROOT / "benchmarks" / "results" / "decode_speed.json"))
     args = parser.parse_args()
 
     import cv2

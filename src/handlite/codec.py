@@ -25,6 +25,12 @@ Decoding (paper sec. 3.3, extended):
 
 This is the one decoder of the project: training metrics, the host runtime, parity and the
 Android app (`HeatmapDecoder.java`, pinned by golden vectors) all follow it.
+
+Two entry points, one semantics: `decode` takes float maps (one frame or a batch) and returns
+bit for bit what the plain definition above gives; `decode_quantized` takes one frame of a
+quantised model's raw int8/uint8 output and finds the same cells from the bytes (the
+per-frame cost that matters for the host pipeline). tests/codec pins both to a frozen copy of
+the straightforward implementation.
 """
 
 from __future__ import annotations
@@ -154,6 +160,8 @@ class HeatmapCodec:
         if settings.refine not in REFINE_METHODS:
             raise UsageError(f"unknown refinement {settings.refine!r}; choose from "
                              f"{', '.join(REFINE_METHODS)}")
+        if settings.min_confidence > 0 and int(settings.fallback_peaks) < 1:
+            raise UsageError(f"fallback_peaks must be at least 1, got {settings.fallback_peaks}")
         if num_keypoints != NUM_KEYPOINTS and settings.min_confidence > 0:
             # the fallback's notion of "nearest" uses the 21-keypoint skeleton
             raise UsageError("the low-confidence fallback needs the 21-keypoint schema")
@@ -311,8 +319,8 @@ class HeatmapCodec:
         top = step[rows, idx]
         # softmax sums: sum exp(beta (v - v_max)) = sum E[q] / E[q_max] with the table
         # E[q] = exp(beta (v(q) - v_top)) <= 1, normal float32 under _MAX_EXP_SPAN
-        total = cv2.reduce(cv2.LUT(step, expo), 1, cv2.REDUCE_SUM, dtype=cv2.CV_64F)[:, 0]
-        total /= expo64[top]
+        sums = cv2.reduce(cv2.LUT(step, expo), 1, cv2.REDUCE_SUM, dtype=cv2.CV_64F)[:, 0]
+        total = sums / expo64[top]
         scores = (1.0 / total).astype(np.float32)
         cell = np.empty((2, k), dtype=np.int64)  # [x; y] integer cells
         np.divmod(idx, w, out=(cell[1], cell[0]))
@@ -329,7 +337,7 @@ class HeatmapCodec:
                 best, usable = _nearest(cand, ranks > 0, cell[:, None], ~low[None], lk, w)
                 pick, lk = cand[usable, best[usable]], lk[usable]
                 cell[1, lk], cell[0, lk] = np.divmod(pick, w)
-                scores[lk] = expo64[step[lk, pick]] / (expo64[top[lk]] * total[lk])
+                scores[lk] = expo64[step[lk, pick]] / sums[lk]
 
         if self.settings.refine == "none":
             return self._to_input(cell.astype(np.float64)), scores
@@ -348,7 +356,8 @@ class HeatmapCodec:
             values = self._dequantize_table(dtype, scale, zero_point).astype(np.float64)
             steps = np.arange(256, dtype=np.uint8).view(dtype).astype(np.float64)
             expo64 = np.exp(float(self.settings.softmax_beta) * scale * (steps - steps.max()))
-            tables = (values, np.log(np.maximum(values, _EPS)), expo64.astype(np.float32),
+            logs = np.log(np.where(values > _EPS, values, np.nan))
+            tables = (values, logs, expo64.astype(np.float32),
                       expo64)
             self._tables[key] = tables
         return tables
@@ -409,14 +418,16 @@ class HeatmapCodec:
         win = maps[n_idx[..., None], cy[..., None] + _WIN_DY, cx[..., None] + _WIN_DX,
                    k_idx[..., None]]
         win = np.nan_to_num(win.astype(np.float64), nan=0.0).reshape(-1, 9).T  # (9, N*K)
-        fine = self._refine_core(win, np.log(np.maximum(win, _EPS)), cell.reshape(2, -1),
+        logs = np.log(np.where(win > _EPS, win, np.nan))
+        fine = self._refine_core(win, logs, cell.reshape(2, -1),
                                  np.stack([cx, cy]).reshape(2, -1), h, w)
         return fine.reshape(cell.shape)
 
     def _refine_core(self, win, logs, cell, centre, h, w):
         """Refinement (module doc, step 4) of P keypoints: win (9, P) float64 3x3 windows
         (row-major) around centre (2, P) [x; y], the argmax cell clamped inside the map;
-        logs = log(max(win, eps)). Returns (2, P) float cells [x; y]."""
+        logs = log(win), NaN where win <= eps (the fit needs positive values: a NaN fails
+        every test below, so no separate check). Returns (2, P) float cells [x; y]."""
         if self.settings.refine == "dark":
             # quadratic fit to log(h); each line computes the x and the y term at once
             plus, minus = logs[5:8:2], logs[3:0:-2]  # cells [5, 7] and [3, 1]
@@ -424,7 +435,7 @@ class HeatmapCodec:
             curv = plus - 2 * logs[4] + minus  # [dxx, dyy]
             dxy = 0.25 * (logs[8] - logs[6] - logs[2] + logs[0])
             det = curv[0] * curv[1] - dxy * dxy
-            ok = (win.min(axis=0) > _EPS) & (det > 1e-12) & (curv[0] < 0)
+            ok = (det > 1e-12) & (curv[0] < 0)
             # [-(dyy dx - dxy dy), -(dxx dy - dxy dx)] / det
             dark = centre + (dxy * grad[::-1] - curv[::-1] * grad) / np.where(ok, det, 1.0)
             near = np.abs(dark - cell) <= 1.0

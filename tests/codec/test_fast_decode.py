@@ -231,3 +231,9 @@ def test_a_map_with_one_peak_offers_no_other_candidates(reference, dtype):
     # the float path ranks the same maps on its own (float32 bit patterns as keys)
     float_maps = _dequantize(raw, 0.004, 0)
     np.testing.assert_array_equal(codec.decode(float_maps)[0], want_k)
+
+
+def test_a_fallback_without_peaks_to_choose_from_is_refused():
+    with pytest.raises(UsageError, match="fallback_peaks"):
+        HeatmapCodec(fallback_peaks=0)
+    HeatmapCodec(fallback_peaks=0, min_confidence=0.0)  # no fallback, nothing to choose
