@@ -88,19 +88,21 @@ def _cv2():
 _CV2 = None
 
 
-def _top_local_maxima(keys: np.ndarray, m: int):
-    """The m strongest local maxima of each map: keys (L, H, W) non-negative integers ordered
-    as the map values -> (L, m) cells (index y * W + x), (L, m) their keys + 1 (0: missing).
+def _top_local_maxima(keys: np.ndarray, offset: int, wide, m: int):
+    """The m strongest local maxima of each map: keys (L, H, W) integers ordered as the map
+    values, keys + offset >= 1 in the integer type `wide` -> (L, m) cells (index y * W + x),
+    (L, m) their keys + offset (0: missing; a map with fewer than m maxima may also repeat
+    one).
 
     A local maximum is >= its in-map 3x3 neighbours (plateaus count every cell). Strongest
     first, ties by lower cell index (a stable descending sort's order, as in the Java decoder).
     """
     n, h, w = keys.shape
-    # each row gets a lowest-key cell after it, so on the flattened map a shift by one or by a
-    # padded row never reaches a cell outside the map (the definition's -inf padding)
+    # each row gets a 0 cell after it, below every key: on the flattened map a shift by one or
+    # by a padded row never reaches a cell outside the map (the definition's -inf padding)
     wp = w + 1
-    flat = np.zeros((n, h, wp), dtype=keys.dtype)
-    flat[:, :, :w] = keys
+    flat = np.zeros((n, h, wp), dtype=wide)
+    np.add(keys, offset, out=flat[:, :, :w], dtype=wide)
     flat = flat.reshape(n, h * wp)
     across = flat.copy()  # 3x3 maximum: rows, then columns
     np.maximum(across[:, 1:], flat[:, :-1], out=across[:, 1:])
@@ -108,13 +110,9 @@ def _top_local_maxima(keys: np.ndarray, m: int):
     grown = across.copy()
     np.maximum(grown[:, wp:], across[:, :-wp], out=grown[:, wp:])
     np.maximum(grown[:, :-wp], across[:, wp:], out=grown[:, :-wp])
-    # key + 1 at maxima, 0 elsewhere (arithmetic beats np.where ~5x here); the padding
-    # cells may pass the test on a flat stretch: they are no cells
     peak = flat >= grown
-    wide = np.int16 if flat.itemsize == 1 else flat.dtype
-    masked = np.add(flat, 1, dtype=wide)
-    masked *= peak
-    masked.reshape(n, h, wp)[:, :, w] = 0
+    # the key at maxima, 0 elsewhere and on the padding (arithmetic beats np.where ~5x here)
+    masked = flat * peak
     # m rounds of argmax (first index on ties) beat sorting: plateaus of a quantised map make
     # thousands of maxima, and only m of them are wanted. A map out of maxima yields cell 0:
     # a non-maximum (key 0) or an earlier pick again, which changes no choice (ties in
@@ -125,7 +123,7 @@ def _top_local_maxima(keys: np.ndarray, m: int):
     for j in range(m):
         cells[:, j] = cell = masked.argmax(axis=1)
         masked[rows[:, 0], cell] = 0
-    top = np.add(flat[rows, cells], 1, dtype=wide) * peak[rows, cells]
+    top = flat[rows, cells] * peak[rows, cells]
     return cells - cells // wp, top  # padded index y * (W + 1) + x -> y * W + x
 
 
@@ -321,7 +319,7 @@ class HeatmapCodec:
                 np.ascontiguousarray(raw).view(np.uint8)])
         cv2 = _cv2()
         values, logs, expo, expo64 = self._quant_tables(kind, scale, zero_point)
-        data = np.ascontiguousarray(raw).view(np.uint8).reshape(h * w, c)
+        data = raw.reshape(h * w, c).view(np.uint8)
         step = cv2.transpose(data)[:k]  # (K, H*W) raw bytes, one contiguous row per map
         signed = kind == "b"
         idx = (step.view(np.int8) if signed else step).argmax(axis=1)
@@ -339,10 +337,10 @@ class HeatmapCodec:
             low = scores < self.settings.min_confidence
             if low.any():
                 lk = low.nonzero()[0]
-                # bytes in the value order rank the probabilities (strictly, see
-                # _MAX_EXP_SPAN), ties included; int8 bytes get their sign bit flipped
-                order = step[lk] ^ np.uint8(0x80) if signed else step[lk]
-                cand, ranks = _top_local_maxima(order.reshape(len(lk), h, w),
+                # the quantised values rank the probabilities (strictly, see
+                # _MAX_EXP_SPAN), ties included
+                keys = (step.view(np.int8) if signed else step)[lk].reshape(len(lk), h, w)
+                cand, ranks = _top_local_maxima(keys, 129 if signed else 1, np.int16,
                                                 self.settings.fallback_peaks)
                 best, usable = _nearest(cand, ranks > 0, cell[:, None], ~low[None], lk, w)
                 pick, lk = cand[usable, best[usable]], lk[usable]
@@ -400,7 +398,8 @@ class HeatmapCodec:
         prob = (expo[ln, lk] / total[ln, lk, None]).reshape(-1, h, w)  # (L, H, W)
         # low rows hold finite probabilities: a NaN total gives a NaN score, never "low"
         # non-negative float32 values order as their bit patterns do
-        cand, top = _top_local_maxima(prob.view(np.int32), self.settings.fallback_peaks)
+        cand, top = _top_local_maxima(prob.view(np.int32), 1, np.int32,
+                                      self.settings.fallback_peaks)
         best, usable = _nearest(cand, top > 0, np.stack([ix[ln], iy[ln]]), ~low[ln], lk, w)
         iy, ix, scores = iy.copy(), ix.copy(), scores.copy()
         sel = np.flatnonzero(usable)
