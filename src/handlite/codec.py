@@ -366,6 +366,8 @@ class HeatmapCodec:
             expo64 = np.exp(float(self.settings.softmax_beta) * scale * (steps - steps.max()))
             logs = np.log(np.where(values > _EPS, values, np.nan))
             tables = (values, logs, expo64.astype(np.float32), expo64)
+            if len(self._tables) >= 64:  # one codec fed many models' outputs: stay small
+                self._tables.clear()
             self._tables[key] = tables
         return tables
 
