@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from handlite import _decode_jit as _jit
 from handlite.config import DEFAULTS
 from handlite.errors import UsageError
 from handlite.keypoints import NUM_KEYPOINTS, adjacency
@@ -47,6 +48,7 @@ from handlite.keypoints import NUM_KEYPOINTS, adjacency
 REFINE_METHODS = ("dark", "quarter", "none")
 _EPS = 1e-10
 _ADJ = adjacency()
+_ADJ_C = np.ascontiguousarray(_ADJ, dtype=np.bool_)  # the compiled decode's copy
 _WIN_DY = np.repeat(np.arange(-1, 2), 3)  # 3x3 window offsets, row-major
 _WIN_DX = np.tile(np.arange(-1, 2), 3)
 # quarter steps: [x, y] neighbours of the argmax cell at window row ry / column rx are cells
@@ -151,6 +153,10 @@ def _nearest(cand, valid, cell, conf, lk, w):
 
 class HeatmapCodec:
     """Encode keypoints to (H, W, K+1) Gaussian targets and decode maps back to keypoints."""
+
+    #: decode_quantized runs compiled (numba, `handlite._decode_jit`) when numba imports;
+    #: False keeps the numpy path (the tests check both against the frozen reference)
+    use_jit = True
 
     def __init__(self, input_size: int = DEFAULTS.model.input_size,
                  stride: int = DEFAULTS.codec.stride, sigma: float = DEFAULTS.codec.sigma,
@@ -317,8 +323,13 @@ class HeatmapCodec:
             # tiny maps, or a span where the step order may not be the probability order
             return self.decode(self._dequantize_table(raw.dtype, scale, zero_point)[
                 np.ascontiguousarray(raw).view(np.uint8)])
-        cv2 = _cv2()
         values, logs, expo, expo64 = self._quant_tables(kind, scale, zero_point)
+        if self.use_jit and _jit.available():
+            return _jit.decode(raw.reshape(h * w, c).view(np.uint8), h, w, k, kind == "b",
+                               expo, expo64, values, logs, self.settings.min_confidence,
+                               self.settings.fallback_peaks,
+                               _jit.REFINE_CODES[self.settings.refine], _ADJ_C, self.stride)
+        cv2 = _cv2()
         data = raw.reshape(h * w, c).view(np.uint8)
         step = cv2.transpose(data)[:k]  # (K, H*W) raw bytes, one contiguous row per map
         signed = kind == "b"

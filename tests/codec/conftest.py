@@ -18,3 +18,15 @@ _spec.loader.exec_module(reference_decoder)
 def reference():
     """reference(codec, maps) -> what the decoder of b1cea02 returns for `codec`'s settings."""
     return lambda codec, maps: reference_decoder.ReferenceDecoder(codec).decode(maps)
+
+
+@pytest.fixture(autouse=True, params=[True, False], ids=["jit", "numpy"])
+def decode_path(request, monkeypatch):
+    """Every test here runs on both paths of decode_quantized: compiled (numba) and numpy."""
+    from handlite import _decode_jit
+    from handlite.codec import HeatmapCodec
+
+    if request.param:
+        assert _decode_jit.available(), "numba is a dependency: the compiled decode must load"
+    monkeypatch.setattr(HeatmapCodec, "use_jit", request.param)
+    return request.param
