@@ -11,11 +11,15 @@ Pipeline (everything the model's `handlite.model/1` metadata says, nothing hard-
 2. resize to S x S with OpenCV (bilinear, pixel-centre aligned), mirrored for a left hand;
 3. normalise (pixel - mean) / std and, for a quantised input tensor, quantise
    round(v / scale) + zero_point (half away from zero, as TFLite's QUANTIZE does) - all of it
-   one 256-entry look-up table per channel, written straight into the interpreter's input
-   buffer (no intermediate arrays);
+   one 256-entry look-up table (one for all channels when they share it), written straight
+   into the interpreter's input buffer; an int8 input pinned to hold pixel - 128 (handlite's
+   own int8 exports) is resized straight into the buffer and XORed, a uint8 input holding the
+   pixel itself needs nothing more;
 4. invoke;
-5. decode: heatmap outputs are dequantised and decoded by `HeatmapCodec` with the metadata's
-   decode settings; `keypoints` outputs (in-graph decode) are read as they are;
+5. decode: quantised heatmap outputs are decoded from the interpreter's buffer by
+   `HeatmapCodec.decode_quantized` (compiled with numba), float ones by `HeatmapCodec.decode`,
+   with the metadata's decode settings; `keypoints` outputs (in-graph decode) are read as
+   they are;
 6. map back: crop pixel x_in -> image x = x0 - 0.5 + (x_in + 0.5) * side / S (and mirrored
    back first for a left hand), so a point at a pixel centre of the crop lands on the centre
    of the image pixel it came from.
