@@ -35,7 +35,7 @@ public class ModelMetadataTest {
         assertTrue(Float.isNaN(m.inputScale));
         assertEquals("heatmaps", m.outputKind);
         assertEquals("RGB", m.channelOrder);
-        assertArrayEquals(new float[] {127.5f, 127.5f, 127.5f}, m.mean, 0f);
+        assertArrayEquals(new float[] {128f, 128f, 128f}, m.mean, 0f);
         assertArrayEquals(new float[] {127.5f, 127.5f, 127.5f}, m.std, 0f);
         assertEquals(128, m.padValue);
         assertArrayEquals(new int[] {1, 16, 16, 3}, m.inputShape);
