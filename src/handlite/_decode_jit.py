@@ -50,6 +50,24 @@ def decode(data, h, w, k, signed, expo32, expo64, values, logs, min_confidence, 
     return kp, scores
 
 
+def bound(h, w, k, signed, expo32, expo64, values, logs, min_confidence, peaks, refine,
+          adjacency, stride):
+    """`decode` with everything but the data fixed: fn(data) -> (keypoints, scores), written
+    into two arrays the next call reuses."""
+    kernel = _kernel()
+    kp = np.empty((k, 2), np.float32)
+    scores = np.empty(k, np.float32)
+    min_confidence, peaks = np.float32(min_confidence), int(peaks)
+    refine, stride = int(refine), float(stride)
+
+    def run(data):
+        kernel(data, h, w, k, signed, expo32, expo64, values, logs, min_confidence, peaks,
+               refine, adjacency, stride, kp, scores)
+        return kp, scores
+
+    return run
+
+
 def _decode_frame(data, h, w, k, signed, expo32, expo64, values, logs, min_confidence, peaks,
                   refine, adjacency, stride, kp, scores):
     n = h * w

@@ -365,6 +365,40 @@ class HeatmapCodec:
         return self._to_input(self._refine_core(values[win], logs[win], cell, centre, h, w)), \
             scores
 
+    def quantized_decoder(self, dtype, shape, scale: float, zero_point: int):
+        """A decoder for one model's output tensor: `fn(raw) -> decode_quantized(raw, scale,
+        zero_point)` for raw frames of `dtype` (int8/uint8) and `shape` (H, W, C), with the
+        checks, tables and output buffers set up once here instead of per frame (the runtime
+        decodes every frame of a model from the same tensor). The returned arrays are reused
+        by the next call: copy them to keep them."""
+        dtype = np.dtype(dtype)
+        h, w, c = (int(v) for v in shape)
+        probe = np.zeros((h, w, c), dtype)
+        self.decode_quantized(probe, scale, zero_point)  # validates; compiles the kernel once
+        span_ok = 0 < float(self.settings.softmax_beta) * float(scale) * 255 <= _MAX_EXP_SPAN
+        size = h * w
+        if self.use_jit and _jit.available() and h >= 3 and w >= 3 and span_ok:
+            values, logs, expo, expo64 = self._quant_tables(dtype.char, float(scale),
+                                                            int(zero_point))
+            kernel = _jit.bound(h, w, self.num_keypoints, dtype.char == "b", expo, expo64,
+                                values, logs, self.settings.min_confidence,
+                                self.settings.fallback_peaks,
+                                _jit.REFINE_CODES[self.settings.refine], _ADJ_C, self.stride)
+
+            def call(raw):
+                return kernel(raw.reshape(size, c).view(np.uint8))
+        else:
+            def call(raw):
+                return self.decode_quantized(raw, scale, zero_point)
+
+        def decode(raw):
+            if raw.shape != (h, w, c) or raw.dtype != dtype:
+                raise UsageError(f"decoder set up for {(h, w, c)} {dtype}, got {raw.shape} "
+                                 f"{raw.dtype}")
+            return call(raw)
+
+        return decode
+
     def _quant_tables(self, dtype: str, scale: float, zero_point: int):
         """Per raw byte (dtype "b" int8 or "B" uint8): the dequantised value as float32 computes it, its log as the
         refinement takes it, and E = exp(beta * (value - highest value)) in float32 and

@@ -365,6 +365,11 @@ class HandRuntime:
                                          if key in meta["decode"]})
             self.codec = HeatmapCodec(size, int(meta["stride"]), float(meta["sigma"]), k,
                                       settings)
+            # quantised maps: one decoder bound to this tensor (checks, tables, buffers and the
+            # compiled kernel set up now, not per frame)
+            self._decode_q = self.codec.quantized_decoder(
+                out["dtype"], oshape[1:], self._out_scale, self._out_zp) \
+                if self._quantised_out else None
         elif kind == "keypoints":
             by_shape = {}
             for out in self.outputs:
@@ -432,7 +437,8 @@ class HandRuntime:
         # never kept. Quantised maps are decoded from their bytes (no float copy).
         raw = self._interp.tensor(self._out_index)()
         if self._quantised_out:
-            kp, sc = self.codec.decode_quantized(raw[0], self._out_scale, self._out_zp)
+            kp, sc = self._decode_q(raw[0])
+            kp, sc = kp.copy(), sc.copy()  # the bound decoder reuses its arrays
         else:
             kp, sc = self.codec.decode(raw[0])
         del raw

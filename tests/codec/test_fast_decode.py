@@ -237,3 +237,22 @@ def test_a_fallback_without_peaks_to_choose_from_is_refused():
     with pytest.raises(UsageError, match="fallback_peaks"):
         HeatmapCodec(fallback_peaks=0)
     HeatmapCodec(fallback_peaks=0, min_confidence=0.0)  # no fallback, nothing to choose
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8])
+def test_a_bound_decoder_equals_decode_quantized_frame_after_frame(dtype):
+    """The runtime's per-tensor decoder (set up once) gives what decode_quantized gives."""
+    codec = HeatmapCodec(input_size=224)
+    rng = np.random.default_rng(21)
+    scale, zero_point = 0.0063, (-68 if dtype == np.int8 else 60)
+    decode = codec.quantized_decoder(dtype, (56, 56, K + 1), scale, zero_point)
+    for kind in KINDS:
+        raw = _quantize(_frame(codec, rng, kind), scale, zero_point, dtype)
+        want_k, want_s = codec.decode_quantized(raw, scale, zero_point)
+        got_k, got_s = decode(raw)
+        np.testing.assert_array_equal(got_k, want_k)
+        np.testing.assert_array_equal(got_s, want_s)
+    with pytest.raises(UsageError):
+        decode(np.zeros((28, 28, K + 1), dtype))
+    with pytest.raises(UsageError):
+        decode(np.zeros((56, 56, K + 1), np.int16))
