@@ -16,8 +16,10 @@ Single frame, 56 x 56 x 22 maps (224 input), two map sets of 16 frames each:
 and four decoders: "reference" (the decoder before the fast paths, frozen in
 tests/codec/reference_decoder.py) on the float32 maps the runtime used to dequantise to,
 "reference_dequantize" (that plus the dequantisation the runtime used to do), "float"
-(`HeatmapCodec.decode` on one float32 frame) and "quantized" (`decode_quantized` on the raw
-int8 frame, quantised like the shipped 224 int8 model's output: scale 0.00629, zero point -68).
+(`HeatmapCodec.decode` on one float32 frame), "quantized" (`decode_quantized` on the raw
+int8 frame, quantised like the shipped 224 int8 model's output: scale 0.00629, zero point -68;
+compiled with numba), "quantized_numpy" (its numpy path) and "quantized_bound" (the decoder
+the runtime binds to its output tensor once: `HeatmapCodec.quantized_decoder`).
 
 With --model (an int8 handlite export, e.g. `handlite export models/handlite_synth.keras
 --size 224 --precision int8 --io int8 --out /tmp/dec/`): the real benchmark frame
@@ -107,6 +109,11 @@ def single_frame(rounds: int) -> dict:
     codec = HeatmapCodec(input_size=224)
     reference = _reference_decoder()(codec)
     out = {}
+    # the numpy path of decode_quantized (what runs without numba), and the runtime's
+    # decoder bound to one tensor (compiled, checks and tables set up once)
+    numpy_codec = HeatmapCodec(input_size=224)
+    numpy_codec.use_jit = False
+    bound = codec.quantized_decoder(np.int8, codec.shape, SCALE, ZERO_POINT)
     for name, weak, seed in (("confident", 0, 1), ("weak6", 6, 2)):
         maps = _maps(codec, 16, weak, seed)
         raws = [_quantize(m) for m in maps]
@@ -128,6 +135,9 @@ def single_frame(rounds: int) -> dict:
             "reference_dequantize": deq,
             "float": lambda: codec.decode(floats[pick()]),
             "quantized": lambda: codec.decode_quantized(raws[pick()], SCALE, ZERO_POINT),
+            "quantized_numpy": lambda: numpy_codec.decode_quantized(raws[pick()], SCALE,
+                                                                    ZERO_POINT),
+            "quantized_bound": lambda: bound(raws[pick()]),
         }
         out[name] = {"low_confidence_keypoints_per_frame": float(low),
                      **_interleaved(variants, rounds)}
