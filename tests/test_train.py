@@ -74,18 +74,20 @@ def test_evaluate_rejects_a_missing_model(tmp_path):
 
 @pytest.mark.slow
 def test_training_learns_keypoints(tmp_path):
-    """A hundred steps on synthetic hands bring the keypoints closer. (Not yet closer than a
-    constant mean hand: that takes thousands of steps; see models/MODEL_CARD.md.)"""
+    """~340 steps on synthetic hands bring the keypoints clearly closer. (Six epochs, ~100
+    steps, only lowered the loss: the median EPE of 32 validation hands wandered 23-25 px, and
+    a test on it passed or failed with the seed; twenty epochs took it from 24 to 13-15 px.)"""
     data = tmp_path / "d"
     write_dataset(data, 300, seed=31, size=128)
-    cfg = TrainConfig(data=f"synth:{data}", out=str(tmp_path / "m.keras"), size=64, epochs=6,
+    cfg = TrainConfig(data=f"synth:{data}", out=str(tmp_path / "m.keras"), size=64, epochs=20,
                       batch=16, optimizer="adam", schedule="cosine", val_count=32,
                       val_split=0.1, loss="weighted")
     train(cfg)
     rows = _rows(tmp_path / "m.run" / "log.csv")
     first, last = rows[0], rows[-1]
     assert float(last["val_loss"]) < float(first["val_loss"])
-    assert float(last["val_epe_median_px"]) < float(first["val_epe_median_px"])
+    assert float(last["val_epe_median_px"]) < 0.8 * float(first["val_epe_median_px"])
+    assert float(last["val_auc"]) > float(first["val_auc"]) + 0.1
     result = evaluate(cfg.out, f"synth:{data}", size=64, count=32)
     assert 0.0 <= result["auc"] <= 1.0 and result["hands"] == 32
 
