@@ -36,7 +36,10 @@ def _kernel():
             import numba
         except ImportError:  # pragma: no cover - numba is a declared dependency
             return None
-        _KERNEL = numba.njit(cache=True, nogil=True)(_decode_frame)
+        try:  # the compiled kernel is cached beside the source (or in the user's cache)
+            _KERNEL = numba.njit(cache=True, nogil=True)(_decode_frame)
+        except RuntimeError:  # no writable cache location: compile per process instead
+            _KERNEL = numba.njit(cache=False, nogil=True)(_decode_frame)
     return _KERNEL
 
 
