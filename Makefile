@@ -38,11 +38,12 @@ test-phone:
 
 ## bench: the speed scripts whose figures the README quotes
 bench:
-	$(PYTHON) benchmarks/decode_speed.py
 	$(PYTHON) benchmarks/fallback_threshold.py
 	$(PYTHON) benchmarks/parity_figures.py
 	$(PYTHON) benchmarks/export_speed.py
-	$(PYTHON) benchmarks/host_bench.py
+	$(PYTHON) benchmarks/host_bench.py --variants build/demo --runs 300
+	$(PYTHON) benchmarks/decode_speed.py --model build/demo/handlite_224_int8.tflite
+	$(PYTHON) benchmarks/int8_profile.py
 	$(PYTHON) benchmarks/push_speed.py
 	$(PYTHON) benchmarks/sweep_overhead.py
 
