@@ -29,8 +29,10 @@ Android app (`HeatmapDecoder.java`, pinned by golden vectors) all follow it.
 Two entry points, one semantics: `decode` takes float maps (one frame or a batch) and returns
 bit for bit what the plain definition above gives; `decode_quantized` takes one frame of a
 quantised model's raw int8/uint8 output and finds the same cells from the bytes (the
-per-frame cost that matters for the host pipeline). tests/codec pins both to a frozen copy of
-the straightforward implementation.
+per-frame cost that matters for the host pipeline), compiled with numba when it imports
+(`handlite._decode_jit`, ~50 us a frame at 224) and in numpy otherwise;
+`quantized_decoder` binds it to one output tensor. tests/codec pins every path to a frozen
+copy of the straightforward implementation.
 """
 
 from __future__ import annotations
