@@ -45,12 +45,9 @@ def _kernel():
 
 def decode(data, h, w, k, signed, expo32, expo64, values, logs, min_confidence, peaks,
            refine, adjacency, stride):
-    """-> ((K, 2) float32 input px, (K,) float32 scores); see the module doc."""
-    kp = np.empty((k, 2), np.float32)
-    scores = np.empty(k, np.float32)
-    _kernel()(data, h, w, k, signed, expo32, expo64, values, logs, np.float32(min_confidence),
-              int(peaks), int(refine), adjacency, float(stride), kp, scores)
-    return kp, scores
+    """-> ((K, 2) float32 input px, (K,) float32 scores), new arrays; see the module doc."""
+    return bound(h, w, k, signed, expo32, expo64, values, logs, min_confidence, peaks, refine,
+                 adjacency, stride)(data)
 
 
 def bound(h, w, k, signed, expo32, expo64, values, logs, min_confidence, peaks, refine,

@@ -356,7 +356,7 @@ def convert(model, variant: Variant, *, io: str | None = None, decode: str = "he
         converter.inference_output_type = tf_type if decode == "heatmaps" else tf.float32
     with _quiet_converter():
         network = bytes(converter.convert())
-    if recipe.representative and io in ("int8", "uint8"):
+    if recipe.representative:  # float I/O is left as it is
         network = pin_input_quantization(network, io)
     if decode == "heatmaps":
         return network
