@@ -6,9 +6,15 @@ DEMO_OUT ?= build/demo
 
 .PHONY: setup demo test test-py java-test test-device test-slow test-phone bench clean
 
-## setup: install handlite and its test tools into the current Python (pip, from PyPI)
+## setup: install handlite and its test tools into the current Python (pip, from PyPI), then
+## fetch the rendered hands' mesh with npm into ~/.cache/handlite (sha256-checked). Rendering
+## also needs Debian's EGL/Mesa and background-photo packages: see RENDER_APT (.ci/run installs
+## them; run `apt-get install $(RENDER_APT)` by hand elsewhere).
+RENDER_APT = libegl1 libegl-mesa0 libgl1-mesa-dri npm lomiri-wallpapers-16.04 mate-backgrounds \
+	plasma-workspace-wallpapers ukui-wallpapers palapeli-data
 setup:
 	$(PIP) install -q -e ".[test]"
+	$(PYTHON) -m handlite.data.hand_mesh fetch
 
 ## demo: set up, then run the main job on the shipped model (export, parity, host benchmark)
 demo: setup

@@ -67,3 +67,35 @@ def show(spec: str, out: str, count: int, cols: int, crops: bool, size: int,
     else:
         err.print(f"wrote {summary['out']} ({summary['count']} images, "
                   f"{summary['width']}x{summary['height']})")
+
+
+@data.command("render")
+@click.option("--count", "-n", type=int, required=True, help="How many images to render.")
+@click.option("--seed", "-s", type=int, default=0, show_default=True,
+              help="Data-set seed: the same seed and index always give the same image.")
+@click.option("--out", "-o", type=click.Path(file_okay=False), required=True,
+              help="Output folder (X.jpg + X.json, the `data synth` layout).")
+@click.option("--size", type=int, default=256, show_default=True, help="Image side in pixels.")
+@click.option("--workers", "-j", type=int, default=1, show_default=True,
+              help="Worker processes (one OpenGL context each); images do not depend on it.")
+@click.option("--resume", is_flag=True,
+              help="Keep samples already in OUT (continue an interrupted run).")
+@json_option
+def render(count: int, seed: int, out: str, size: int, workers: int, resume: bool,
+           as_json: bool) -> None:
+    """Render COUNT rigged 3D hands on photographs into OUT (deterministic for SEED)."""
+    from handlite.data.render import write_dataset
+
+    start = time.perf_counter()
+    with progress(transient=True) as bar:
+        task = bar.add_task("rendering hands", total=count)
+        summary = write_dataset(out, count, seed, size=size, workers=workers, resume=resume,
+                                progress=lambda done: bar.update(task, completed=done))
+    summary["seconds"] = round(time.perf_counter() - start, 2)
+    summary["images_per_s"] = round(count / max(summary["seconds"], 1e-9), 1)
+    if as_json:
+        emit_json(summary)
+    else:
+        human(as_json).print(f"rendered {count} hands (seed {seed}, {size}x{size}, "
+                             f"{summary['photos']} photos) to {out} in {summary['seconds']} s "
+                             f"({summary['images_per_s']} images/s, {workers} workers)")

@@ -6,7 +6,8 @@ visible (21,) uint8, is_left, the hand centre, an optional head size (px), and `
 (21,) uint8: which keypoints may be used as training targets (synthetic hands and RHD know
 every joint exactly, hidden ones included; CMU only its visible ones).
 
-Data specs name a source: `synth:DIR`, `cmu:DIR`, `rhd:DIR` (a bare DIR is read as CMU layout).
+Data specs name a source: `synth:DIR`, `render:DIR` (rendered hands, `handlite data render`, the
+same layout), `cmu:DIR`, `rhd:DIR` (a bare DIR is read as CMU layout).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 from handlite.errors import DataError, UsageError, choice_error
 from handlite.keypoints import NUM_KEYPOINTS, rhd_hand
 
-KINDS = ("synth", "cmu", "rhd")
+KINDS = ("synth", "render", "cmu", "rhd")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
@@ -35,7 +36,7 @@ class HandRecord:
     center: np.ndarray      # (2,) float32 image px: crop centre
     head_size: float | None  # px, when the annotation has one
     label_mask: np.ndarray  # (21,) uint8: keypoints usable as training targets
-    kind: str               # "synth" | "cmu" | "rhd"
+    kind: str               # "synth" | "render" | "cmu" | "rhd"
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
@@ -122,11 +123,14 @@ def parse_cmu_annotation(anno: Path, image: Path, kind: str = "cmu") -> HandReco
         center = tight_box_center(keypoints, visible)
     if not visible.any():
         raise DataError(f"{anno}: no visible keypoint")
-    synthetic = kind == "synth" or (isinstance(doc.get("generator"), dict)
-                                    and doc["generator"].get("name") == "handlite.synthetic")
+    generator = doc["generator"].get("name") if isinstance(doc.get("generator"), dict) else None
+    # drawn and rendered hands know every joint exactly, hidden ones included
+    synthetic = kind in ("synth", "render") or generator in ("handlite.synthetic",
+                                                             "handlite.render")
     label_mask = np.ones(NUM_KEYPOINTS, np.uint8) if synthetic else visible.copy()
-    return HandRecord(image, keypoints, visible, bool(is_left), center, head, label_mask,
-                      "synth" if synthetic else kind)
+    if synthetic and kind not in ("synth", "render"):
+        kind = "render" if generator == "handlite.render" else "synth"
+    return HandRecord(image, keypoints, visible, bool(is_left), center, head, label_mask, kind)
 
 
 def tight_box(keypoints: np.ndarray, visible: np.ndarray | None = None

@@ -99,7 +99,7 @@ def _finger_chain(base: np.ndarray, direction: np.ndarray, bend_axis: np.ndarray
     return points
 
 
-def _sample_pose(rng: np.random.Generator) -> np.ndarray:
+def sample_pose(rng: np.random.Generator) -> np.ndarray:
     """(21, 3) joints of a right hand in its own frame (palm length 1)."""
     rad = np.deg2rad
     joints = np.zeros((NUM_KEYPOINTS, 3))
@@ -378,7 +378,7 @@ def render(rng: np.random.Generator, size: int = DEFAULT_SIZE) -> SynthSample:
     _clutter(rng, img, int(rng.integers(0, 25)))
     label = np.zeros((size, size), np.uint8)
 
-    joints = _sample_pose(rng)
+    joints = sample_pose(rng)
     rot = _random_rotation(rng)
     # hand size: tight box of the hand ~70-150 px on a 256 canvas
     hand_scale = size * rng.uniform(0.2, 0.42)

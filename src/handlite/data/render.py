@@ -1,0 +1,528 @@
+"""Rendered hands: the rigged WebXR hand mesh, posed, lit and composited on real photographs.
+
+One sample (`RenderSample`):
+
+    image      (S, S, 3) uint8 RGB
+    keypoints  (21, 2) float32 image px (pixel-centre convention), OpenPose order
+    visible    (21,) uint8: 1 inside the image and not hidden by a foreign occluder
+    occluded   (21,) uint8: 1 where the hand's own surface is in front of the joint (depth
+               buffer), still labelled
+    is_left    bool
+    mask       (S, S) uint8: 255 where the hand or its forearm covers the pixel
+
+Pipeline per sample, all draws from `np.random.default_rng([seed, index])`:
+pose (`synthetic.sample_pose`, anatomical limits) -> mesh posed and skinned (`hand_mesh`) ->
+a forearm (bare or in a sleeve) bent at the wrist -> random 3D orientation (palm or back),
+perspective camera placing a hand of 55-150 px (tight keypoint box) -> OpenGL on EGL
+(moderngl; Mesa's llvmpipe on a CPU): wrapped Lambert + Blinn specular from a key and a fill
+light of random direction and colour temperature, hemispheric ambient, a skin tone from very
+light to very dark with procedural blotches, pores, joint creases and nails -> left hands are
+the mirror image -> composited over a random crop of a real photograph (or a procedural
+background), skin-coloured distractors, foreign occluders -> uneven light, colour cast, blur,
+noise, JPEG (`synthetic._photometric`).
+
+`write_dataset` writes the `data synth` layout (`render_<seed>_<i>.jpg` + `.json`, generator
+name "handlite.render") with worker processes, one GL context each; the images do not depend
+on the number of workers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing as mp
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from handlite.data import hand_mesh
+from handlite.data.synthetic import (_SKIN, _atomic_write, _background, _clutter, _photometric,
+                                     _random_rotation, sample_pose)
+from handlite.errors import DataError, UsageError
+from handlite.keypoints import NUM_KEYPOINTS, mirror_keypoints
+
+DEFAULT_SIZE = 256
+GENERATOR = "handlite.render"
+#: Tight keypoint box (larger side) of a rendered hand on the 256 canvas, px.
+HAND_BOX_PX = (55.0, 150.0)
+
+
+@dataclass(frozen=True)
+class RenderSample:
+    image: np.ndarray
+    keypoints: np.ndarray
+    visible: np.ndarray
+    occluded: np.ndarray
+    is_left: bool
+    mask: np.ndarray
+
+
+# ---------------------------------------------------------------- shaders
+_VERT = """
+#version 330
+uniform mat4 proj;
+in vec3 in_pos;      // camera space, metres
+in vec3 in_nrm;
+in vec3 in_tex;      // rest position in the hand frame (palm lengths): texture space
+in vec4 in_attr;     // crease, nail, sleeve, unused
+out vec3 v_pos;
+out vec3 v_nrm;
+out vec3 v_tex;
+out vec4 v_attr;
+void main() {
+    v_pos = in_pos; v_nrm = in_nrm; v_tex = in_tex; v_attr = in_attr;
+    gl_Position = proj * vec4(in_pos, 1.0);
+}
+"""
+
+_FRAG = """
+#version 330
+uniform vec3 skin;        // linear RGB albedo
+uniform vec3 sleeve;      // linear RGB albedo of the sleeve
+uniform float sleeve_kind; // 0 plain, 1 stripes, 2 knit
+uniform vec3 key_dir;     // towards the light, camera space
+uniform vec3 key_col;
+uniform vec3 fill_dir;
+uniform vec3 fill_col;
+uniform vec3 sky_col;
+uniform vec3 ground_col;
+uniform float spec_k;
+uniform float shininess;
+uniform float wrap;
+uniform vec3 seed;        // texture offset
+uniform float blotch;
+uniform float pores;
+uniform float crease_k;
+in vec3 v_pos;
+in vec3 v_nrm;
+in vec3 v_tex;
+in vec4 v_attr;
+layout(location = 0) out vec4 out_col;
+layout(location = 1) out float out_depth;
+
+float hash(vec3 p) {
+    p = fract(p * 0.3183099 + 0.1);
+    p *= 17.0;
+    return fract(p.x * p.y * p.z * (p.x + p.y + p.z));
+}
+float vnoise(vec3 x) {
+    vec3 i = floor(x);
+    vec3 f = fract(x);
+    f = f * f * (3.0 - 2.0 * f);
+    return mix(mix(mix(hash(i), hash(i + vec3(1, 0, 0)), f.x),
+                   mix(hash(i + vec3(0, 1, 0)), hash(i + vec3(1, 1, 0)), f.x), f.y),
+               mix(mix(hash(i + vec3(0, 0, 1)), hash(i + vec3(1, 0, 1)), f.x),
+                   mix(hash(i + vec3(0, 1, 1)), hash(i + vec3(1, 1, 1)), f.x), f.y), f.z);
+}
+void main() {
+    vec3 n = normalize(v_nrm);
+    if (!gl_FrontFacing) n = -n;
+    vec3 p = v_tex + seed;
+    vec3 albedo;
+    float spec_scale = 1.0;
+    if (v_attr.z > 0.5) {
+        float t = 0.0;
+        if (sleeve_kind > 1.5) t = 0.12 * (vnoise(p * 60.0) - 0.5);
+        else if (sleeve_kind > 0.5) t = 0.25 * step(0.5, fract(p.y * 4.0 + seed.x));
+        albedo = sleeve * (1.0 - t) * (0.9 + 0.2 * vnoise(p * 3.0));
+        spec_scale = 0.2;
+    } else {
+        float b = vnoise(p * 4.0) - 0.5;               // blotches, a little redder
+        float q = vnoise(p * 55.0) - 0.5;              // pores, fine
+        albedo = skin * (1.0 + blotch * b + pores * q);
+        albedo.r *= 1.0 + 0.5 * blotch * b;
+        albedo *= 1.0 - crease_k * v_attr.x;           // joint creases
+        albedo = mix(albedo, vec3(0.75, 0.55, 0.52) * (0.5 + 0.5 * skin / max(skin.r, 0.01)),
+                     0.55 * v_attr.y);                 // nails
+        spec_scale = 1.0 + 2.0 * v_attr.y;
+    }
+    vec3 view = normalize(-v_pos);
+    float d1 = max((dot(n, key_dir) + wrap) / (1.0 + wrap), 0.0);
+    float d2 = max((dot(n, fill_dir) + wrap) / (1.0 + wrap), 0.0);
+    vec3 h = normalize(key_dir + view);
+    float s = pow(max(dot(n, h), 0.0), shininess) * spec_k * spec_scale * step(0.0, dot(n, key_dir));
+    vec3 amb = mix(ground_col, sky_col, 0.5 + 0.5 * n.y);
+    vec3 lin = albedo * (key_col * d1 + fill_col * d2 + amb) + key_col * s;
+    out_col = vec4(pow(clamp(lin, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
+    out_depth = -v_pos.z;
+}
+"""
+
+
+# ---------------------------------------------------------------- the renderer (one per process)
+class HandRenderer:
+    """Owns one headless GL context (EGL), the hand mesh and its per-vertex texture attributes."""
+
+    def __init__(self, size: int = DEFAULT_SIZE):
+        import moderngl
+
+        self.size = size
+        self.mesh = hand_mesh.load("right")
+        try:
+            self.ctx = moderngl.create_standalone_context(backend="egl")
+        except Exception as exc:  # moderngl raises a bare Exception when EGL is missing
+            raise DataError(f"no headless OpenGL (EGL) context: {exc}; install Debian's "
+                            f"libegl1 libegl-mesa0 libgl1-mesa-dri") from None
+        self.prog = self.ctx.program(vertex_shader=_VERT, fragment_shader=_FRAG)
+        color = self.ctx.renderbuffer((size, size), 4)
+        depth_lin = self.ctx.renderbuffer((size, size), 1, dtype="f4")
+        self.fbo = self.ctx.framebuffer([color, depth_lin], self.ctx.depth_renderbuffer(
+            (size, size)))
+        m = self.mesh
+        self.origin, self.frame, self.palm = hand_mesh.hand_frame(m)
+        self.tex = (m.positions - self.origin) @ self.frame.T / self.palm
+        self.attr = self._vertex_attributes()
+        self.kp_radius = self._keypoint_radii()
+        self._forearm_faces = None
+        self.vbo = self.ctx.buffer(reserve=(len(m.positions) + 4096) * 13 * 4, dynamic=True)
+        self.ibo = None
+
+    def _vertex_attributes(self) -> np.ndarray:
+        """(V, 4): crease (weights split between two joints), nail (dorsal distal tip), 0, 0."""
+        m = self.mesh
+        w = np.sort(m.weights, axis=1)
+        crease = np.clip((w[:, -2] - 0.2) / 0.25, 0, 1)
+        nrm_h = m.normals @ self.frame.T
+        crease *= np.where(nrm_h[:, 2] > 0, 1.0, 0.45)  # palmar creases are the deep ones
+        nail = np.zeros(len(m.positions))
+        names = m.joint_names
+        kp = m.rest_joints
+        for f in ("thumb", "index-finger", "middle-finger", "ring-finger", "pinky-finger"):
+            d = names.index(f"{f}-phalanx-distal")
+            t = names.index(f"{f}-tip")
+            axis = kp[t] - kp[d]
+            u = (m.positions - kp[d]) @ axis / (axis @ axis)
+            dorsal = -(m.normals @ self.frame[2])  # > 0 facing away from the palm
+            near = np.linalg.norm(m.positions - kp[t], axis=1) < 1.2 * np.linalg.norm(axis)
+            nail = np.maximum(nail, near * np.clip((u - 0.2) / 0.3, 0, 1)
+                              * np.clip((dorsal - 0.35) / 0.3, 0, 1) * (u < 1.15))
+        return np.stack([crease, nail, np.zeros_like(nail), np.zeros_like(nail)], axis=1)
+
+    def _keypoint_radii(self) -> np.ndarray:
+        """(21,) metres: how far the surface may lie in front of a joint that is not hidden."""
+        m = self.mesh
+        j = m.rest_joints[m.keypoint_joints]
+        d = np.linalg.norm(m.positions[None] - j[:, None], axis=2)
+        return np.sort(d, axis=1)[:, :12].mean(axis=1)
+
+    # ------------------------------------------------------------ geometry of one sample
+    def _forearm(self, rng, sleeve: bool):
+        """Forearm vertices in the hand frame (palm lengths): an elliptic tube bent at the wrist.
+        Returns positions (N, 3), normals (N, 3), tex (N, 3), attr (N, 4), faces (M * 3,)."""
+        segs = 20
+        flex = math.radians(rng.uniform(-40, 35))  # + bends the forearm to the dorsal side
+        dev = math.radians(rng.uniform(-15, 15))
+        length = 7.0
+        t_sleeve = rng.uniform(0.4, 2.5) if sleeve else 1e9
+        ts = [0.12, 0.4, 0.9, 1.6, 2.5, 3.6, 5.0, length]
+        if sleeve:
+            ts = sorted(set(ts + [t_sleeve, t_sleeve + 1e-3]))
+        rx, rz = 0.27 * rng.uniform(0.9, 1.1), 0.19 * rng.uniform(0.9, 1.1)
+        ang = np.linspace(0, 2 * np.pi, segs, endpoint=False)
+        c, s = np.cos(ang), np.sin(ang)
+        rot = _rot_x(flex) @ _rot_z(dev)
+        pos, nrm, tex, attr = [], [], [], []
+        for t in ts:
+            grow = 1.0 + 0.06 * t
+            on_sleeve = t > t_sleeve
+            k = grow * (1.18 if on_sleeve else 1.0)
+            ring = np.stack([rx * k * c, np.full(segs, -t), rz * k * s], axis=1)
+            n = np.stack([c / rx, np.zeros(segs), s / rz], axis=1)
+            n /= np.linalg.norm(n, axis=1, keepdims=True)
+            pos.append(ring @ rot.T)
+            nrm.append(n @ rot.T)
+            tex.append(np.stack([ang / 3, np.full(segs, -t), np.zeros(segs)], axis=1))
+            attr.append(np.tile([0.0, 0.0, float(on_sleeve), 0.0], (segs, 1)))
+        faces = []
+        for r in range(len(ts) - 1):
+            for i in range(segs):
+                a, b = r * segs + i, r * segs + (i + 1) % segs
+                faces += [a, b, a + segs, b, b + segs, a + segs]
+        return (np.concatenate(pos), np.concatenate(nrm), np.concatenate(tex),
+                np.concatenate(attr), np.asarray(faces, np.int32))
+
+    def render(self, rng: np.random.Generator) -> RenderSample:
+        size = self.size
+        m = self.mesh
+        target = sample_pose(rng)
+        skin_m, joints = hand_mesh.pose(m, target)
+        verts, nrms = hand_mesh.skin_vertices(m, skin_m)
+        # mesh space -> hand frame (palm lengths) -> camera (metres)
+        to_hand = self.frame / self.palm
+        v_h = (verts - self.origin) @ to_hand.T
+        n_h = nrms @ self.frame.T
+        kp_h = (joints[m.keypoint_joints] - self.origin) @ to_hand.T
+        sleeve = rng.random() < 0.55
+        f_pos, f_nrm, f_tex, f_attr, f_faces = self._forearm(rng, sleeve)
+        rot = _random_rotation(rng)
+        scale = self.palm * rng.uniform(0.85, 1.15)  # metres per palm length: hand size
+        fov = math.radians(rng.uniform(35, 75))
+        focal = size / (2 * math.tan(fov / 2))
+        box_px = math.exp(rng.uniform(*np.log(HAND_BOX_PX)))
+        kp_c = kp_h @ rot.T * scale
+        extent = np.ptp(kp_c[:, :2], axis=0).max()
+        dist = focal * extent / box_px
+        dist = max(dist, 2.2 * scale * 2.0)  # keep the camera off the hand
+        centre_px = rng.uniform(0.3, 0.7, 2) * size
+        if rng.random() < 0.08:
+            centre_px = rng.uniform(0.08, 0.92, 2) * size
+        mid = 0.5 * (kp_c.min(axis=0) + kp_c.max(axis=0))
+        shift = np.array([(centre_px[0] - size / 2) * dist / focal,
+                          -(centre_px[1] - size / 2) * dist / focal, -dist]) - np.array(
+                              [mid[0], mid[1], 0.0])
+        kp_cam = kp_c + shift
+        cam = lambda p: p @ rot.T * scale + shift  # noqa: E731 - hand frame -> camera
+        pos = np.concatenate([cam(v_h), cam(f_pos)])
+        nrm = np.concatenate([n_h @ rot.T, f_nrm @ rot.T])
+        tex = np.concatenate([self.tex, f_tex])
+        attr = np.concatenate([self.attr, f_attr])
+        faces = np.concatenate([m.indices, f_faces + len(v_h)])
+
+        image, alpha, depth = self._draw(rng, pos, nrm, tex, attr, faces, focal, dist)
+        kp = _project(kp_cam, focal, size)
+        # self-occlusion: the surface at the joint's pixel lies well in front of the joint
+        xi = np.clip(np.round(kp).astype(int), 0, size - 1)
+        surf = depth[xi[:, 1], xi[:, 0]]
+        tol = 1.5 * self.kp_radius * scale / self.palm + 0.002
+        occluded = ((surf > 0) & (surf < -kp_cam[:, 2] - tol)).astype(np.uint8)
+        inside = ((kp >= -0.5) & (kp <= size - 0.5)).all(axis=1)
+
+        is_left = bool(rng.random() < 0.5)
+        if is_left:
+            image, alpha = image[:, ::-1], alpha[:, ::-1]
+            kp = mirror_keypoints(kp, size)
+        return self._composite(rng, image, alpha, kp.astype(np.float32), inside, occluded,
+                               is_left, box_px)
+
+    def _draw(self, rng, pos, nrm, tex, attr, faces, focal, dist):
+        size = self.size
+        data = np.concatenate([pos, nrm, tex, attr], axis=1).astype("f4")
+        if data.nbytes > self.vbo.size:
+            self.vbo.orphan(data.nbytes)
+        self.vbo.write(data.tobytes())
+        ibo = self.ctx.buffer(faces.astype("i4").tobytes())
+        vao = self.ctx.vertex_array(self.prog, [(self.vbo, "3f 3f 3f 4f", "in_pos", "in_nrm",
+                                                 "in_tex", "in_attr")], ibo)
+        near, far = max(dist * 0.2, 0.01), dist * 20
+        proj = np.array([[2 * focal / size, 0, 0, 0], [0, 2 * focal / size, 0, 0],
+                         [0, 0, -(far + near) / (far - near), -2 * far * near / (far - near)],
+                         [0, 0, -1, 0]], "f4")
+        u = self.prog
+        u["proj"].write(proj.T.tobytes())
+        tone = _skin_tone(rng)
+        u["skin"].value = tuple(tone)
+        u["sleeve"].value = tuple((rng.uniform(0.02, 0.95, 3) ** 2.2
+                                   * (0.3 if rng.random() < 0.3 else 1.0)).tolist())
+        u["sleeve_kind"].value = float(rng.integers(0, 3))
+        key = _unit(np.array([rng.uniform(-1, 1), rng.uniform(-1, 1), rng.uniform(0.1, 1.3)]))
+        fill = _unit(np.array([rng.uniform(-1, 1), rng.uniform(-1, 1), rng.uniform(-0.3, 1)]))
+        warm = _kelvin(rng.uniform(2700, 7500))
+        key_i = rng.uniform(0.6, 1.3)
+        u["key_dir"].value = tuple(key)
+        u["key_col"].value = tuple(warm * key_i)
+        u["fill_dir"].value = tuple(fill)
+        u["fill_col"].value = tuple(_kelvin(rng.uniform(3000, 9000)) * rng.uniform(0.0, 0.45))
+        amb = rng.uniform(0.12, 0.45)
+        sky = _kelvin(rng.uniform(4000, 10000)) * amb
+        u["sky_col"].value = tuple(sky)
+        u["ground_col"].value = tuple(sky * rng.uniform(0.4, 1.0) * rng.uniform(0.8, 1.2, 3))
+        u["spec_k"].value = float(rng.uniform(0.02, 0.3))
+        u["shininess"].value = float(rng.uniform(6, 50))
+        u["wrap"].value = float(rng.uniform(0.1, 0.5))
+        u["seed"].value = tuple(rng.uniform(0, 100, 3))
+        u["blotch"].value = float(rng.uniform(0.05, 0.25))
+        u["pores"].value = float(rng.uniform(0.03, 0.12))
+        u["crease_k"].value = float(rng.uniform(0.15, 0.45))
+        self.fbo.use()
+        self.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        self.ctx.enable(self.ctx.DEPTH_TEST)
+        self.ctx.disable(self.ctx.CULL_FACE)
+        vao.render()
+        rgba = np.frombuffer(self.fbo.read(components=4, attachment=0), np.uint8)
+        depth = np.frombuffer(self.fbo.read(components=1, attachment=1, dtype="f4"), np.float32)
+        vao.release()
+        ibo.release()
+        rgba = rgba.reshape(size, size, 4)[::-1]
+        depth = depth.reshape(size, size)[::-1]
+        return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3]), depth
+
+    def _composite(self, rng, hand, alpha, kp, inside, occluded, is_left, box_px):
+        size = self.size
+        from handlite.data.backgrounds import background
+
+        bg = background(rng, size)
+        if rng.random() < 0.5:  # other things in the scene, skin-like ones among them
+            _clutter(rng, bg, int(rng.integers(1, 8)), skin_fraction=0.5)
+        a = cv2.GaussianBlur(alpha.astype(np.float32) / 255.0, (0, 0), 0.6)[..., None]
+        img = (bg.astype(np.float32) * (1 - a) + hand.astype(np.float32) * a)
+        img = np.clip(img, 0, 255).astype(np.uint8)
+        visible = inside.astype(np.uint8)
+        if rng.random() < 0.3:  # foreign occluders in front of the hand
+            occ = np.zeros((size, size), np.uint8)
+            for _ in range(int(rng.integers(1, 3))):
+                c = kp[rng.integers(NUM_KEYPOINTS)] + rng.normal(0, box_px * 0.2, 2)
+                _occluder(rng, img, occ, c, box_px)
+            xi = np.clip(np.round(kp).astype(int), 0, size - 1)
+            visible &= (occ[xi[:, 1], xi[:, 0]] == 0).astype(np.uint8)
+        img = _photometric(rng, img)
+        return RenderSample(img, kp, visible, occluded, is_left, (alpha > 127).astype(np.uint8)
+                            * 255)
+
+    def release(self) -> None:
+        self.ctx.release()
+
+
+def _occluder(rng, img, occ, c, box_px):
+    """A foreign object over the hand: a photo patch, a plain object or a skin blob."""
+    from handlite.data.backgrounds import background
+
+    size = img.shape[0]
+    mask = np.zeros((size, size), np.uint8)
+    if rng.random() < 0.5:
+        axes = rng.uniform(0.1, 0.35, 2) * box_px
+        cv2.ellipse(mask, (int(c[0]), int(c[1])), (int(axes[0]), int(axes[1])),
+                    float(rng.uniform(0, 180)), 0, 360, 255, -1, cv2.LINE_AA)
+    else:
+        p1 = c + rng.normal(0, box_px * 0.5, 2)
+        t = max(int(rng.uniform(0.06, 0.22) * box_px), 2)
+        cv2.line(mask, (int(c[0]), int(c[1])), (int(p1[0]), int(p1[1])), 255, t, cv2.LINE_AA)
+    kind = rng.random()
+    if kind < 0.4:
+        fill = background(rng, size)
+    else:
+        col = _SKIN[rng.integers(len(_SKIN))] if kind < 0.6 else rng.uniform(0, 255, 3)
+        shade = np.linspace(rng.uniform(0.6, 1.0), rng.uniform(0.8, 1.2), size)[:, None, None]
+        fill = np.clip(np.ones((size, size, 3)) * col * shade, 0, 255)
+    a = mask.astype(np.float32)[..., None] / 255.0
+    img[:] = np.clip(img * (1 - a) + fill * a, 0, 255).astype(np.uint8)
+    occ |= (mask > 127).astype(np.uint8)
+
+
+def _project(p_cam: np.ndarray, focal: float, size: int) -> np.ndarray:
+    """Camera space (x right, y up, z towards the viewer) -> image px, pixel centres."""
+    z = -p_cam[:, 2]
+    return np.stack([size / 2 + focal * p_cam[:, 0] / z - 0.5,
+                     size / 2 - focal * p_cam[:, 1] / z - 0.5], axis=1)
+
+
+def _rot_x(a):
+    c, s = math.cos(a), math.sin(a)
+    return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+
+
+def _rot_z(a):
+    c, s = math.cos(a), math.sin(a)
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+
+
+def _unit(v):
+    return v / np.linalg.norm(v)
+
+
+def _kelvin(t: float) -> np.ndarray:
+    """Linear RGB of a black body at t kelvin, normalised to max 1 (a coarse fit)."""
+    t = t / 100.0
+    r = 1.0 if t <= 66 else min(1.0, 1.2929 * (t - 60) ** -0.1332)
+    g = (0.3901 * math.log(t) - 0.6318) if t <= 66 else 1.1298 * (t - 60) ** -0.0755
+    b = 1.0 if t >= 66 else (0.0 if t <= 19 else 0.5432 * math.log(t - 10) - 1.1962)
+    rgb = np.clip(np.array([r, g, b]), 0, 1) ** 2.2
+    return rgb / rgb.max()
+
+
+def _skin_tone(rng) -> np.ndarray:
+    """Linear RGB albedo between two neighbouring tones of the very light .. very dark table."""
+    i = rng.uniform(0, len(_SKIN) - 1)
+    lo = int(i)
+    srgb = _SKIN[lo] * (1 - (i - lo)) + _SKIN[min(lo + 1, len(_SKIN) - 1)] * (i - lo)
+    srgb = srgb * rng.uniform(0.9, 1.08) + rng.normal(0, 5, 3)
+    return (np.clip(srgb, 0, 255) / 255.0) ** 2.2
+
+
+# ---------------------------------------------------------------- per-process API
+_RENDERER: HandRenderer | None = None
+
+
+def _renderer(size: int) -> HandRenderer:
+    global _RENDERER
+    if _RENDERER is None or _RENDERER.size != size:
+        if _RENDERER is not None:
+            _RENDERER.release()
+        _RENDERER = HandRenderer(size)
+    return _RENDERER
+
+
+def sample(seed: int, index: int, size: int = DEFAULT_SIZE) -> RenderSample:
+    """Sample `index` of data set `seed` (deterministic, order- and worker-independent)."""
+    return _renderer(size).render(np.random.default_rng([int(seed), int(index)]))
+
+
+def _annotation(s: RenderSample, seed: int, index: int, size: int) -> dict:
+    inside = s.visible > 0
+    centre = s.keypoints[inside].mean(axis=0) if inside.any() else s.keypoints.mean(axis=0)
+    lo, hi = s.keypoints.min(axis=0), s.keypoints.max(axis=0)
+    return {
+        "hand_pts": [[float(x), float(y), int(v)] for (x, y), v in zip(s.keypoints, s.visible)],
+        "is_left": int(s.is_left),
+        "hand_box_center": [float(centre[0]), float(centre[1])],
+        "hand_box": [float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])],
+        "occluded": [int(v) for v in s.occluded],
+        "generator": {"name": GENERATOR, "seed": int(seed), "index": int(index),
+                      "size": int(size)},
+    }
+
+
+def _write_one(job) -> int:
+    out, seed, i, size, quality, resume = job
+    stem = Path(out) / f"render_{seed}_{i:06d}"
+    if resume and stem.with_suffix(".jpg").is_file() and stem.with_suffix(".json").is_file():
+        return 0  # renamed into place whole, and deterministic: the image this run would draw
+    s = sample(seed, i, size)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(s.image, cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:  # pragma: no cover - OpenCV always encodes uint8 images
+        raise DataError("JPEG encoding failed")
+    _atomic_write(stem.with_suffix(".jpg"), buf.tobytes())
+    _atomic_write(stem.with_suffix(".json"), json.dumps(_annotation(s, seed, i, size)).encode())
+    return 1
+
+
+def _worker_init() -> None:
+    os.environ.setdefault("LP_NUM_THREADS", "1")  # one llvmpipe thread per worker process
+    cv2.setNumThreads(1)
+
+
+def write_dataset(out: str | Path, count: int, seed: int, size: int = DEFAULT_SIZE,
+                  workers: int = 1, quality: int = 92, resume: bool = False,
+                  progress=None) -> dict:
+    """Render `count` samples as `out/render_<seed>_<i>.jpg` + `.json` (the `data synth` layout,
+    plus `hand_box` [x0, y0, x1, y1] of the keypoints). Returns a summary dict."""
+    from handlite.data.backgrounds import prepare
+
+    if count < 0:
+        raise UsageError(f"count must be >= 0, got {count}")
+    if workers < 1:
+        raise UsageError(f"workers must be >= 1, got {workers}")
+    hand_mesh.load("right")  # the missing-asset error, before any worker starts
+    bank = prepare()  # decodes and caches the photos once, before the workers read them
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = [(str(out), int(seed), i, int(size), int(quality), bool(resume)) for i in range(count)]
+    written = 0
+    if workers == 1:
+        _worker_init()
+        for done, job in enumerate(jobs, 1):
+            written += _write_one(job)
+            if progress is not None:
+                progress(done)
+    else:
+        with mp.get_context("spawn").Pool(workers, initializer=_worker_init) as pool:
+            for done, n in enumerate(pool.imap(_write_one, jobs, chunksize=16), 1):
+                written += n
+                if progress is not None:
+                    progress(done)
+    return {"out": str(out), "count": int(count), "seed": int(seed), "size": int(size),
+            "workers": int(workers), "skipped_existing": int(count - written),
+            "photos": bank["photos"]}
