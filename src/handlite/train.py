@@ -335,12 +335,20 @@ def train(cfg: TrainConfig, report=lambda event, payload: None) -> dict:
 
 
 def evaluate(model_path: str, data: str, size: int = DEFAULTS.model.input_size,
-             count: int | None = None, sigma: float = DEFAULTS.codec.sigma) -> dict:
-    """Keypoint metrics of a .keras model on a data spec at input `size` (see `metrics`)."""
+             count: int | None = None, sigma: float = DEFAULTS.codec.sigma,
+             compare: list[str] | None = None) -> dict:
+    """Keypoint metrics of a .keras model on a data spec at input `size` (see `metrics`);
+    `compare`: foreign landmark .tflite files scored on the very same crops (`foreign.py`),
+    listed under "compare"."""
     from handlite.data import load_eval_set
     from handlite.metrics import keypoint_metrics, mean_hand_baseline
     from handlite.model import load_model
 
+    if compare:
+        from handlite.foreign import load_foreign
+
+        for path in compare:  # a bad foreign file fails before the long part
+            load_foreign(path)
     model = load_model(model_path, input_size=size)
     codec = HeatmapCodec(size, sigma=sigma)
     eval_set = load_eval_set(data, size, count)
@@ -349,5 +357,10 @@ def evaluate(model_path: str, data: str, size: int = DEFAULTS.model.input_size,
     seconds = time.perf_counter() - start
     result = keypoint_metrics(pred, eval_set.keypoints, eval_set.visible, eval_set.head_size)
     baseline = mean_hand_baseline(eval_set.keypoints, eval_set.visible)
-    return {"model": str(model_path), "data": data, "size": size, **result,
-            "baseline_mean_hand": baseline, "predict_seconds": round(seconds, 2)}
+    out = {"model": str(model_path), "data": data, "size": size, **result,
+           "baseline_mean_hand": baseline, "predict_seconds": round(seconds, 2)}
+    if compare:
+        from handlite.foreign import evaluate_foreign
+
+        out["compare"] = [evaluate_foreign(path, *eval_set) for path in compare]
+    return out

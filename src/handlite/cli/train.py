@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 
 from handlite.cli.common import emit_json, err, human, json_option, progress
 from handlite.config import DEFAULTS
 
-DATA_HELP = "Data spec: synth:DIR | cmu:DIR | rhd:DIR (evaluate also takes plain 'synth')."
+DATA_HELP = ("Data spec: synth:DIR | cmu:DIR | rhd:DIR | coco:ANNOTATIONS.json[:IMAGE_DIR] "
+             "(evaluate also takes plain 'synth').")
 
 
 @click.command()
@@ -116,33 +118,44 @@ def _epoch_line(row: dict) -> str:
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="Write the PCK curve to this PNG.")
 @click.option("--per-keypoint", is_flag=True, help="Also print a per-keypoint table.")
+@click.option("--compare", "compare", multiple=True, type=click.Path(dir_okay=False),
+              help="A MediaPipe-style landmark .tflite (float [0,1] input, 63-value output) "
+                   "scored on the same crops; repeatable.")
 @json_option
-def evaluate(model, data, size, count, plot, per_keypoint, as_json) -> None:
+def evaluate(model, data, size, count, plot, per_keypoint, compare, as_json) -> None:
     """Keypoint accuracy of MODEL (.keras) on DATA (hand3d conventions: EPE, PCK, AUC)."""
     from handlite.metrics import plot_pck
     from handlite.train import evaluate as run_evaluate
 
-    result = run_evaluate(model, data, size=size, count=count)
+    result = run_evaluate(model, data, size=size, count=count, compare=list(compare) or None)
+    others = result.get("compare", [])
     if plot:
-        plot_pck({f"{size}x{size}": result}, plot, title=f"PCK on {data}")
+        curves = {f"{model} {size}x{size}": result}
+        curves.update({f"{o['model']} ({o['input_size']} px)": o for o in others})
+        plot_pck(curves, plot, title=f"PCK on {data}")
         result["plot"] = plot
     if as_json:
         emit_json(result)
         return
+    from rich.markup import escape
     from rich.table import Table
 
     con = human(as_json)
-    table = Table(title=f"{model} on {data} at {size}x{size} ({result['hands']} hands)")
+    table = Table(title=escape(f"{model} on {data} at {size}x{size} ({result['hands']} hands)"))
     table.add_column("metric")
-    table.add_column("value", justify="right")
+    table.add_column(escape(Path(model).name) if others else "value", justify="right")
+    for o in others:
+        table.add_column(escape(f"{Path(o['model']).name} ({o['input_size']} px in)"),
+                         justify="right")
     for key in ("auc", "epe_mean_px", "epe_median_px", "pck_5px", "pck_10px", "pck_20px",
                 "pckh_auc", "pckh_0.5"):
         if key in result:
-            table.add_row(key, f"{result[key]:.4f}")
+            table.add_row(key, *(f"{r[key]:.4f}" for r in (result, *others)))
     base = result["baseline_mean_hand"]
-    table.add_row("[dim]constant mean hand: auc[/dim]", f"[dim]{base['auc']:.4f}[/dim]")
+    pad = [""] * len(others)
+    table.add_row("[dim]constant mean hand: auc[/dim]", f"[dim]{base['auc']:.4f}[/dim]", *pad)
     table.add_row("[dim]constant mean hand: epe_median_px[/dim]",
-                  f"[dim]{base['epe_median_px']:.4f}[/dim]")
+                  f"[dim]{base['epe_median_px']:.4f}[/dim]", *pad)
     con.print(table)
     if per_keypoint:
         kt = Table(title="per keypoint")
@@ -152,4 +165,7 @@ def evaluate(model, data, size, count, plot, per_keypoint, as_json) -> None:
             kt.add_row(name, *(f"{row[k]:.2f}" if row[k] is not None else "-" for k in
                                ("epe_mean_px", "epe_median_px", "auc")), str(row["count"]))
         con.print(kt)
-    con.print(f"[dim]{result['convention']}[/dim]")
+    con.print(f"[dim]{escape(result['convention'])}[/dim]")
+    if others:
+        con.print("[dim]foreign models: the same crops resized to their input; landmarks "
+                  "mapped back to crop pixels (src/handlite/foreign.py)[/dim]")

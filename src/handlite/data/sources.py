@@ -7,7 +7,8 @@ visible (21,) uint8, is_left, the hand centre, an optional head size (px), and `
 every joint exactly, hidden ones included; CMU only its visible ones).
 
 Data specs name a source: `synth:DIR`, `render:DIR` (rendered hands, `handlite data render`, the
-same layout), `cmu:DIR`, `rhd:DIR` (a bare DIR is read as CMU layout).
+same layout), `cmu:DIR`, `rhd:DIR` (a bare DIR is read as CMU layout),
+`coco:ANNOTATIONS.json[:IMAGE_DIR]` (`data/coco.py`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 from handlite.errors import DataError, UsageError, choice_error
 from handlite.keypoints import NUM_KEYPOINTS, rhd_hand
 
-KINDS = ("synth", "render", "cmu", "rhd")
+KINDS = ("synth", "render", "cmu", "rhd", "coco")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
@@ -56,6 +57,13 @@ def parse_spec(spec: str) -> tuple[str, str]:
 def read_records(spec: str, limit: int | None = None) -> list[HandRecord]:
     """All hands of a data spec (sorted, deterministic order), at most `limit`."""
     kind, path = parse_spec(spec)
+    if kind == "coco":  # a file (+ image folder), not a folder: see data/coco.py
+        from handlite.data.coco import read_coco_spec
+
+        records = read_coco_spec(path, limit)
+        if not records:
+            raise DataError(f"no hand annotations in {spec.partition(':')[2]}")
+        return records
     if not path:
         raise UsageError(f"data spec {spec!r} needs a folder: {kind}:DIR")
     root = Path(path)
