@@ -7,14 +7,14 @@ DEMO_OUT ?= build/demo
 .PHONY: setup demo test test-py java-test test-device test-slow test-phone bench clean
 
 ## setup: install handlite and its test tools into the current Python (pip, from PyPI), then
-## fetch the rendered hands' mesh with npm into ~/.cache/handlite (sha256-checked). Rendering
-## also needs Debian's EGL/Mesa and background-photo packages: see RENDER_APT (.ci/run installs
-## them; run `apt-get install $(RENDER_APT)` by hand elsewhere).
-RENDER_APT = libegl1 libegl-mesa0 libgl1-mesa-dri npm lomiri-wallpapers-16.04 mate-backgrounds \
-	plasma-workspace-wallpapers ukui-wallpapers palapeli-data
+## the rendered hands' assets into ~/.cache/handlite: the hand mesh (npm, sha256-checked) and
+## the background photos (installed packages, else `apt-get download`). Rendering also needs
+## Debian's $(RENDER_APT) (.ci/run installs them; elsewhere `apt-get install` them).
+RENDER_APT = libegl1 libegl-mesa0 libgl1-mesa-dri npm
 setup:
 	$(PIP) install -q -e ".[test]"
 	$(PYTHON) -m handlite.data.hand_mesh fetch
+	$(PYTHON) -m handlite.data.backgrounds fetch
 
 ## demo: set up, then run the main job on the shipped model (export, parity, host benchmark)
 demo: setup

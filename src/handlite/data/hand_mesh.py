@@ -18,6 +18,7 @@ joints themselves. Vertices are skinned linearly with the file's inverse bind ma
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import shutil
 import subprocess
@@ -107,7 +108,7 @@ def fetch(force: bool = False) -> dict:
 
 
 # ---------------------------------------------------------------- the mesh
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: one load per side
 class HandMesh:
     """Rest pose of the rigged hand, V vertices, J = 25 joints, mesh space in metres."""
 
@@ -122,6 +123,7 @@ class HandMesh:
     ibm: np.ndarray        # (J, 4, 4) inverse bind matrices
     parent: np.ndarray     # (J,) index of the kinematic parent (-1 for the wrist)
     keypoint_joints: np.ndarray  # (21,) joint index of each keypoint
+    joints_child: np.ndarray     # (J,) first kinematic child (-1 for the tips)
 
     @property
     def rest_joints(self) -> np.ndarray:
@@ -213,9 +215,12 @@ def load(side: str = "right") -> HandMesh:
         indices=_read_accessor(gltf, blob, prim.indices).reshape(-1).astype(np.int32),
         joint_names=names, rest=rest, ibm=ibm, parent=parent,
         keypoint_joints=np.array([index[n] for n in KEYPOINT_JOINTS]),
+        joints_child=np.array([next((c for c in range(len(names)) if parent[c] == i), -1)
+                               for i in range(len(names))]),
     )
 
 
+@lru_cache(maxsize=4)
 def hand_frame(mesh: HandMesh) -> tuple[np.ndarray, np.ndarray, float]:
     """(origin (3,), R (3, 3), palm length): mesh space -> the skeleton's hand frame (x radial,
     y distal, z palmar), `hand = R @ (mesh - origin) / palm_length`, from the rest joints."""
@@ -231,19 +236,38 @@ def hand_frame(mesh: HandMesh) -> tuple[np.ndarray, np.ndarray, float]:
     return j[0].copy(), np.stack([x, y, z]), length
 
 
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2],
+                     a[0] * b[1] - a[1] * b[0]])
+
+
 def _swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The smallest rotation carrying unit vector a onto unit vector b."""
-    v = np.cross(a, b)
+    v = _cross(a, b)
     c = float(a @ b)
-    s = float(np.linalg.norm(v))
-    if s < 1e-9:
+    s2 = float(v @ v)
+    if s2 < 1e-18:
         if c > 0:
             return np.eye(3)
-        axis = np.cross(a, [1.0, 0, 0] if abs(a[0]) < 0.9 else [0, 1.0, 0])
-        axis /= np.linalg.norm(axis)
+        axis = _cross(a, np.array([1.0, 0, 0] if abs(a[0]) < 0.9 else [0, 1.0, 0]))
+        axis /= math.sqrt(float(axis @ axis))
         return 2 * np.outer(axis, axis) - np.eye(3)
     k = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
-    return np.eye(3) + k + k @ k * ((1 - c) / (s * s))
+    return np.eye(3) + k + k @ k * ((1 - c) / s2)
+
+
+@lru_cache(maxsize=4)
+def _chains(mesh_id: int, parent: tuple[int, ...], kp_joints: tuple[int, ...]):
+    """Joints parent-first, and for each: (its keypoint, its first child's keypoint) or None."""
+    n = len(parent)
+    children = {i: [c for c in range(n) if parent[c] == i] for i in range(n)}
+    order = [parent.index(-1)]
+    for i in order:
+        order.extend(children[i])
+    kp_of = {j: k for k, j in enumerate(kp_joints)}
+    swing = {i: (kp_of[i], kp_of[children[i][0]]) if i in kp_of and children[i]
+             and children[i][0] in kp_of else None for i in range(n)}
+    return order, swing
 
 
 def pose(mesh: HandMesh, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -253,31 +277,27 @@ def pose(mesh: HandMesh, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Returns (skin (J, 4, 4) skinning matrices G_posed @ IBM in mesh space, joints (J, 3) posed
     joint positions in mesh space); keypoints are `joints[mesh.keypoint_joints]`.
     """
-    origin, frame, _ = hand_frame(mesh)
+    _, frame, _ = hand_frame(mesh)
     rest_j = mesh.rest_joints
-    # sampled bone directions, in mesh space
-    tdir = target @ frame  # hand frame -> mesh space (rotation only: directions)
-    kp_of = {int(j): k for k, j in enumerate(mesh.keypoint_joints)}
+    tdir = target @ frame  # hand frame -> mesh space (rotation only: bone directions)
+    order, swing = _chains(id(mesh), tuple(int(p) for p in mesh.parent),
+                           tuple(int(j) for j in mesh.keypoint_joints))
     n = len(mesh.joint_names)
     rot = np.zeros((n, 3, 3))
     pos = np.zeros((n, 3))
-    children = {i: [c for c in range(n) if mesh.parent[c] == i] for i in range(n)}
-    order = [int(np.flatnonzero(mesh.parent < 0)[0])]
-    for i in order:
-        order.extend(children[i])
     for i in order:
         p = mesh.parent[i]
         if p < 0:
             rot[i], pos[i] = np.eye(3), rest_j[i]
             continue
         pos[i] = pos[p] + rot[p] @ (rest_j[i] - rest_j[p])
-        kids = children[i]
-        if i in kp_of and kids and kids[0] in kp_of:
-            d_rest = rot[p] @ (rest_j[kids[0]] - rest_j[i])
-            d_rest /= np.linalg.norm(d_rest)
-            d_new = tdir[kp_of[kids[0]]] - tdir[kp_of[i]]
-            d_new /= np.linalg.norm(d_new)
-            rot[i] = _swing(d_rest, d_new) @ rot[p]
+        if swing[i] is not None:
+            k, k_child = swing[i]
+            child = int(mesh.joints_child[i])
+            d_rest = rot[p] @ (rest_j[child] - rest_j[i])
+            d_new = tdir[k_child] - tdir[k]
+            rot[i] = _swing(d_rest / math.sqrt(float(d_rest @ d_rest)),
+                            d_new / math.sqrt(float(d_new @ d_new))) @ rot[p]
         else:  # wrist -> metacarpals and the tips: rigid with their parent
             rot[i] = rot[p]
     delta = np.tile(np.eye(4), (n, 1, 1))

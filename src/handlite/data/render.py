@@ -212,42 +212,39 @@ class HandRenderer:
     def _forearm(self, rng, sleeve: bool):
         """Forearm vertices in the hand frame (palm lengths): an elliptic tube bent at the wrist.
         Returns positions (N, 3), normals (N, 3), tex (N, 3), attr (N, 4), faces (M * 3,)."""
-        segs = 20
         flex = math.radians(rng.uniform(-40, 35))  # + bends the forearm to the dorsal side
         dev = math.radians(rng.uniform(-15, 15))
-        length = 7.0
         t_sleeve = rng.uniform(0.4, 2.5) if sleeve else 1e9
-        ts = [0.12, 0.4, 0.9, 1.6, 2.5, 3.6, 5.0, length]
-        if sleeve:
-            ts = sorted(set(ts + [t_sleeve, t_sleeve + 1e-3]))
-        rx, rz = 0.27 * rng.uniform(0.9, 1.1), 0.19 * rng.uniform(0.9, 1.1)
-        ang = np.linspace(0, 2 * np.pi, segs, endpoint=False)
-        c, s = np.cos(ang), np.sin(ang)
+        ts = np.array([0.12, 0.4, 0.9, 1.6, 2.5, 3.5, 4.5])
+        if sleeve:  # two rings at the cuff: a step in radius
+            ts = np.sort(np.concatenate([ts, [t_sleeve, t_sleeve + 1e-3]]))
+        rx, rz = 0.29 * rng.uniform(0.9, 1.12), 0.2 * rng.uniform(0.9, 1.12)
+        on_sleeve = (ts > t_sleeve).astype(np.float64)
+        # the forearm widens towards the elbow (~2.8 palm lengths), then stays
+        k = (1.0 + 0.13 * np.minimum(ts, 2.8)) * (1.0 + 0.18 * on_sleeve)
+        c, s = _RING_COS[None], _RING_SIN[None]
         rot = _rot_x(flex) @ _rot_z(dev)
-        pos, nrm, tex, attr = [], [], [], []
-        for t in ts:
-            grow = 1.0 + 0.06 * t
-            on_sleeve = t > t_sleeve
-            k = grow * (1.18 if on_sleeve else 1.0)
-            ring = np.stack([rx * k * c, np.full(segs, -t), rz * k * s], axis=1)
-            n = np.stack([c / rx, np.zeros(segs), s / rz], axis=1)
-            n /= np.linalg.norm(n, axis=1, keepdims=True)
-            pos.append(ring @ rot.T)
-            nrm.append(n @ rot.T)
-            tex.append(np.stack([ang / 3, np.full(segs, -t), np.zeros(segs)], axis=1))
-            attr.append(np.tile([0.0, 0.0, float(on_sleeve), 0.0], (segs, 1)))
-        faces = []
-        for r in range(len(ts) - 1):
-            for i in range(segs):
-                a, b = r * segs + i, r * segs + (i + 1) % segs
-                faces += [a, b, a + segs, b, b + segs, a + segs]
-        return (np.concatenate(pos), np.concatenate(nrm), np.concatenate(tex),
-                np.concatenate(attr), np.asarray(faces, np.int32))
+        y = -ts[:, None] * np.ones_like(c)
+        ring = np.stack([rx * k[:, None] * c, y, rz * k[:, None] * s], axis=-1)
+        nrm = np.broadcast_to(_ring_normals(rx, rz)[None], ring.shape)
+        tex = np.stack([np.broadcast_to(_RING_ANG[None] / 3, y.shape), y, np.zeros(y.shape)],
+                       axis=-1)
+        attr = np.zeros(ring.shape[:2] + (4,))
+        attr[..., 2] = on_sleeve[:, None]
+        return (ring.reshape(-1, 3) @ rot.T, nrm.reshape(-1, 3) @ rot.T, tex.reshape(-1, 3),
+                attr.reshape(-1, 4), _tube_faces(len(ts)))
 
-    def render(self, rng: np.random.Generator) -> RenderSample:
+    def render(self, rng: np.random.Generator, *, pose: np.ndarray | None = None,
+               rotation: np.ndarray | None = None, is_left: bool | None = None
+               ) -> RenderSample:
+        """One sample from `rng`; `pose` (21, 3) hand frame, `rotation` (3, 3) hand frame ->
+        camera and `is_left` replace the drawn ones (the draws still happen, so the rest of
+        the sample is the same)."""
         size = self.size
         m = self.mesh
         target = sample_pose(rng)
+        if pose is not None:
+            target = np.asarray(pose, np.float64)
         skin_m, joints = hand_mesh.pose(m, target)
         verts, nrms = hand_mesh.skin_vertices(m, skin_m)
         # mesh space -> hand frame (palm lengths) -> camera (metres)
@@ -258,6 +255,8 @@ class HandRenderer:
         sleeve = rng.random() < 0.55
         f_pos, f_nrm, f_tex, f_attr, f_faces = self._forearm(rng, sleeve)
         rot = _random_rotation(rng)
+        if rotation is not None:
+            rot = np.asarray(rotation, np.float64)
         scale = self.palm * rng.uniform(0.85, 1.15)  # metres per palm length: hand size
         fov = math.radians(rng.uniform(35, 75))
         focal = size / (2 * math.tan(fov / 2))
@@ -290,7 +289,8 @@ class HandRenderer:
         occluded = ((surf > 0) & (surf < -kp_cam[:, 2] - tol)).astype(np.uint8)
         inside = ((kp >= -0.5) & (kp <= size - 0.5)).all(axis=1)
 
-        is_left = bool(rng.random() < 0.5)
+        drawn_left = bool(rng.random() < 0.5)
+        is_left = drawn_left if is_left is None else bool(is_left)
         if is_left:
             image, alpha = image[:, ::-1], alpha[:, ::-1]
             kp = mirror_keypoints(kp, size)
@@ -339,7 +339,7 @@ class HandRenderer:
         self.fbo.use()
         self.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         self.ctx.enable(self.ctx.DEPTH_TEST)
-        self.ctx.disable(self.ctx.CULL_FACE)
+        self.ctx.enable(self.ctx.CULL_FACE)  # the hand is closed, the tube wound outwards
         vao.render()
         rgba = np.frombuffer(self.fbo.read(components=4, attachment=0), np.uint8)
         depth = np.frombuffer(self.fbo.read(components=1, attachment=1, dtype="f4"), np.float32)
@@ -354,11 +354,17 @@ class HandRenderer:
         from handlite.data.backgrounds import background
 
         bg = background(rng, size)
-        if rng.random() < 0.5:  # other things in the scene, skin-like ones among them
-            _clutter(rng, bg, int(rng.integers(1, 8)), skin_fraction=0.5)
-        a = cv2.GaussianBlur(alpha.astype(np.float32) / 255.0, (0, 0), 0.6)[..., None]
-        img = (bg.astype(np.float32) * (1 - a) + hand.astype(np.float32) * a)
-        img = np.clip(img, 0, 255).astype(np.uint8)
+        if rng.random() < 0.3:  # other things in the scene, skin-like ones among them
+            _clutter(rng, bg, int(rng.integers(1, 6)), skin_fraction=0.5)
+        img = bg
+        x, y, w, h = cv2.boundingRect(alpha)
+        if w > 0:  # blend where the hand is, with a soft edge
+            x0, y0 = max(x - 2, 0), max(y - 2, 0)
+            x1, y1 = min(x + w + 2, size), min(y + h + 2, size)
+            a = cv2.GaussianBlur(alpha[y0:y1, x0:x1], (0, 0), 0.6).astype(np.float32) / 255.0
+            a = a[..., None]
+            roi = img[y0:y1, x0:x1].astype(np.float32)
+            img[y0:y1, x0:x1] = (roi + (hand[y0:y1, x0:x1] - roi) * a).astype(np.uint8)
         visible = inside.astype(np.uint8)
         if rng.random() < 0.3:  # foreign occluders in front of the hand
             occ = np.zeros((size, size), np.uint8)
@@ -390,15 +396,38 @@ def _occluder(rng, img, occ, c, box_px):
         t = max(int(rng.uniform(0.06, 0.22) * box_px), 2)
         cv2.line(mask, (int(c[0]), int(c[1])), (int(p1[0]), int(p1[1])), 255, t, cv2.LINE_AA)
     kind = rng.random()
-    if kind < 0.4:
-        fill = background(rng, size)
+    x, y, w, h = cv2.boundingRect(mask)
+    if w == 0:
+        return
+    if kind < 0.4:  # a piece of another photograph
+        fill = background(rng, size)[y:y + h, x:x + w].astype(np.float32)
     else:
         col = _SKIN[rng.integers(len(_SKIN))] if kind < 0.6 else rng.uniform(0, 255, 3)
-        shade = np.linspace(rng.uniform(0.6, 1.0), rng.uniform(0.8, 1.2), size)[:, None, None]
-        fill = np.clip(np.ones((size, size, 3)) * col * shade, 0, 255)
-    a = mask.astype(np.float32)[..., None] / 255.0
-    img[:] = np.clip(img * (1 - a) + fill * a, 0, 255).astype(np.uint8)
-    occ |= (mask > 127).astype(np.uint8)
+        shade = np.linspace(rng.uniform(0.6, 1.0), rng.uniform(0.8, 1.2), h)[:, None, None]
+        fill = (col * shade).astype(np.float32)
+    a = mask[y:y + h, x:x + w].astype(np.float32)[..., None] / 255.0
+    roi = img[y:y + h, x:x + w].astype(np.float32)
+    img[y:y + h, x:x + w] = np.clip(roi + (fill - roi) * a, 0, 255).astype(np.uint8)
+    occ[y:y + h, x:x + w] |= (mask[y:y + h, x:x + w] > 127).astype(np.uint8)
+
+
+_FOREARM_SEGMENTS = 20
+_RING_ANG = np.linspace(0, 2 * np.pi, _FOREARM_SEGMENTS, endpoint=False)
+_RING_COS, _RING_SIN = np.cos(_RING_ANG), np.sin(_RING_ANG)
+
+
+def _ring_normals(rx: float, rz: float) -> np.ndarray:
+    n = np.stack([_RING_COS / rx, np.zeros_like(_RING_COS), _RING_SIN / rz], axis=1)
+    return n / np.linalg.norm(n, axis=1, keepdims=True)
+
+
+def _tube_faces(rings: int) -> np.ndarray:
+    """Triangle list joining `rings` consecutive rings of `_FOREARM_SEGMENTS` vertices."""
+    segs = _FOREARM_SEGMENTS
+    r, i = np.meshgrid(np.arange(rings - 1), np.arange(segs), indexing="ij")
+    a = r * segs + i
+    b = r * segs + (i + 1) % segs
+    return np.stack([a, b, a + segs, b, b + segs, a + segs], axis=-1).reshape(-1).astype(np.int32)
 
 
 def _project(p_cam: np.ndarray, focal: float, size: int) -> np.ndarray:
