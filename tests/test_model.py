@@ -51,7 +51,7 @@ def test_backbone_weights_load_by_name(tmp_path, net224):
                                layer.get_weights()])
     path = tmp_path / "mnv2_no_top.weights.h5"
     ref.save_weights(path)
-    model = build_model(224, backbone_weights=path)
+    model = build_model(224, backbone_weights=path, padding="keras")
     for name in ("Conv1", "block_5_expand", "block_13_depthwise", "block_16_project_BN"):
         for mine, theirs in zip(model.get_layer(name).get_weights(),
                                 ref.get_layer(name).get_weights()):
@@ -63,7 +63,7 @@ def test_unfitting_weights_file_is_a_clear_error(tmp_path):
     small = build_model(64, head_width=8, up_widths=(8, 8))
     small.save_weights(bogus)  # a handlite file, not a MobileNetV2 one
     with pytest.raises(ModelError, match="MobileNetV2"):
-        build_model(64, backbone_weights=bogus)
+        build_model(64, backbone_weights=bogus, padding="keras")
     with pytest.raises(ModelError, match="not found"):
         build_model(64, backbone_weights=tmp_path / "missing.h5")
     other = build_model(64, head_width=16)

@@ -5,9 +5,12 @@ with the background map last: 56x56x22 at 224, 28x28x22 at 112.
 
 Encoder (paper sec. 3.1): the 17 inverted-residual blocks of Keras' MobileNetV2 (alpha 1.0),
 named exactly as in `keras.applications.MobileNetV2` (`Conv1`, `expanded_conv_*`,
-`block_1_*` ... `block_16_*`) so ImageNet weights load by layer name. Paper block 14 = Keras
-`block_13`: its stride 2 is removed (no ZeroPadding, depthwise padding "same"), so the encoder
-stops at output stride 16. The final 1x1 `Conv_1` (1280 channels) of the classifier is not
+`block_1_*` ... `block_16_*`) so ImageNet weights load by layer name (`backbone` converts
+torchvision's). Stride-2 convolutions pad like PyTorch (one pixel each side, explicit
+ZeroPadding) so those weights compute what they were trained to; networks saved with Keras'
+bottom/right padding keep it (`model_padding`). Paper block 14 = Keras `block_13`: its stride
+2 is removed (no ZeroPadding, depthwise padding "same"), so the encoder stops at output
+stride 16. The final 1x1 `Conv_1` (1280 channels) of the classifier is not
 used: the decoder reads block_16's 320 channels.
 
 Decoder (the authors' figure, VNect-inspired, convolutions made depthwise):
@@ -43,6 +46,9 @@ ENCODER_STRIDE = 16
 OUTPUT_STRIDE = 4
 ENCODER_OUTPUT = "block_16_project_BN"
 OUTPUT_NAME = "heatmaps"
+#: Stride-2 padding of new networks: PyTorch's symmetric one, which reproduces the ImageNet
+#: weights' own computation (torchvision); see `backbone` and benchmarks/imagenet_check.py.
+ENCODER_PADDING = "torch"
 
 
 def _keras():
@@ -58,7 +64,18 @@ def check_input_size(input_size: int) -> int:
     return input_size
 
 
-def _inverted_residual(x, expansion: int, filters: int, stride: int, block_id: int):
+def _stride2_pad(padding: str):
+    """Zero padding in front of a valid stride-2 3x3 convolution: Keras' MobileNetV2 pads
+    bottom/right only, PyTorch one pixel on every side (see `backbone`)."""
+    if padding == "keras":
+        return ((0, 1), (0, 1))
+    if padding == "torch":
+        return ((1, 1), (1, 1))
+    raise UsageError(f"encoder padding must be 'keras' or 'torch', got {padding!r}")
+
+
+def _inverted_residual(x, expansion: int, filters: int, stride: int, block_id: int,
+                       padding: str = "keras"):
     layers = _keras().layers
     in_channels = x.shape[-1]
     prefix = f"block_{block_id}_" if block_id else "expanded_conv_"
@@ -69,8 +86,7 @@ def _inverted_residual(x, expansion: int, filters: int, stride: int, block_id: i
         x = layers.BatchNormalization(epsilon=1e-3, momentum=0.999, name=f"{prefix}expand_BN")(x)
         x = layers.ReLU(6.0, name=f"{prefix}expand_relu")(x)
     if stride == 2:
-        # Keras' correct_pad for even inputs: one row/column before, one after ... minus one.
-        x = layers.ZeroPadding2D(padding=((0, 1), (0, 1)), name=f"{prefix}pad")(x)
+        x = layers.ZeroPadding2D(padding=_stride2_pad(padding), name=f"{prefix}pad")(x)
     x = layers.DepthwiseConv2D(3, strides=stride, use_bias=False,
                                padding="same" if stride == 1 else "valid",
                                name=f"{prefix}depthwise")(x)
@@ -101,27 +117,44 @@ def _head_unit(x, kind: str, filters: int, name: str, act: str | None = "relu"):
     return x
 
 
+def encoder(inputs, padding: str = ENCODER_PADDING, imagenet_strides: bool = False):
+    """MobileNetV2's stem and 17 blocks on `inputs`; `imagenet_strides` keeps block_13's
+    stride 2 (the ImageNet classifier, for checking weights) instead of the paper's 1."""
+    layers = _keras().layers
+    if padding == "keras":  # "same" with stride 2 on even inputs pads bottom/right
+        x = layers.Conv2D(32, 3, strides=2, padding="same", use_bias=False, name="Conv1")(inputs)
+    else:
+        x = layers.ZeroPadding2D(_stride2_pad(padding), name="Conv1_pad")(inputs)
+        x = layers.Conv2D(32, 3, strides=2, padding="valid", use_bias=False, name="Conv1")(x)
+    x = layers.BatchNormalization(epsilon=1e-3, momentum=0.999, name="bn_Conv1")(x)
+    x = layers.ReLU(6.0, name="Conv1_relu")(x)
+    for expansion, filters, stride, block_id in _BLOCKS:
+        if imagenet_strides and block_id == 13:
+            stride = 2
+        x = _inverted_residual(x, expansion, filters, stride, block_id, padding)
+    return x
+
+
+def model_padding(model) -> str:
+    """The stride-2 padding a built network uses ('torch' when the stem is padded apart)."""
+    return "torch" if any(layer.name == "Conv1_pad" for layer in model.layers) else "keras"
+
+
 def build_model(input_size: int = DEFAULTS.model.input_size, backbone_weights: str | Path | None
                 = None, num_keypoints: int = NUM_KEYPOINTS,
                 head_width: int = DEFAULTS.model.head_width,
                 up_widths: tuple[int, int] = DEFAULTS.model.up_widths,
-                name: str = "handlite"):
+                name: str = "handlite", padding: str = ENCODER_PADDING):
     """Build the network for `input_size` (multiple of 16).
 
-    `backbone_weights` is a local Keras MobileNetV2 weights file (any format
-    `keras.applications.MobileNetV2(...).load_weights` reads, e.g. the ImageNet `_no_top.h5`);
-    it is loaded by layer name. Nothing is downloaded.
+    `backbone_weights`: None (random encoder), "imagenet", or a local weights file (see
+    `load_backbone_weights`). Nothing is downloaded.
     """
     check_input_size(input_size)
     keras = _keras()
     layers = keras.layers
     inputs = keras.Input((input_size, input_size, 3), name="image")
-    x = layers.Conv2D(32, 3, strides=2, padding="same", use_bias=False, name="Conv1")(inputs)
-    x = layers.BatchNormalization(epsilon=1e-3, momentum=0.999, name="bn_Conv1")(x)
-    x = layers.ReLU(6.0, name="Conv1_relu")(x)
-    for expansion, filters, stride, block_id in _BLOCKS:
-        x = _inverted_residual(x, expansion, filters, stride, block_id)
-    encoded = x
+    encoded = encoder(inputs, padding=padding)
 
     w = head_width
     a = _head_unit(encoded, "pw", w, "head_a_pw1")
@@ -138,18 +171,32 @@ def build_model(input_size: int = DEFAULTS.model.input_size, backbone_weights: s
     x = _head_unit(x, "dw", up_widths[1], "head_dw2")
     outputs = layers.Conv2D(num_keypoints + 1, 1, name=OUTPUT_NAME)(x)
     model = keras.Model(inputs, outputs, name=name)
-    if backbone_weights is not None:
+    if backbone_weights is not None and str(backbone_weights) != "none":
         load_backbone_weights(model, backbone_weights)
     return model
 
 
-def load_backbone_weights(model, path: str | Path) -> int:
-    """Copy MobileNetV2 weights from a local file into `model` by layer name; returns how many
-    layers were filled. The file is read through `keras.applications.MobileNetV2` so every
-    format Keras writes for it works; a file that does not fit raises ModelError."""
-    path = Path(path)
+def load_backbone_weights(model, source: str | Path) -> int:
+    """Fill the encoder from ImageNet weights; returns how many layers were set.
+
+    `source`: "imagenet" (torchvision's checkpoint that the setup installs, see `backbone`),
+    a torch checkpoint (.pth/.pt) of torchvision's MobileNetV2, or a local Keras MobileNetV2
+    (no top) weights file read through `keras.applications.MobileNetV2`. Nothing is
+    downloaded; a file that does not fit raises ModelError.
+    """
+    from handlite import backbone
+
+    if str(source) == "imagenet" or Path(source).suffix in (".pth", ".pt"):
+        path = None if str(source) == "imagenet" else Path(source)
+        if path is not None and not path.is_file():
+            raise ModelError(f"backbone weights file not found: {path}")
+        return backbone.load_into(model, backbone.imagenet_weights(path))
+    path = Path(source)
     if not path.is_file():
         raise ModelError(f"backbone weights file not found: {path}")
+    if model_padding(model) != "keras":
+        raise ModelError(f"{path}: Keras MobileNetV2 weights fit the Keras-padded encoder; "
+                         "this network pads like torchvision (use 'imagenet' or a .pth)")
     keras = _keras()
     size = model.input_shape[1]
     reference = keras.applications.MobileNetV2(input_shape=(size, size, 3), include_top=False,
@@ -190,7 +237,7 @@ def rebuild(model, input_size: int):
     ups = (model.get_layer("head_up1").filters, model.get_layer("head_up2").filters)
     k = model.output_shape[-1] - 1
     new = build_model(input_size, num_keypoints=k, head_width=head_width, up_widths=ups,
-                      name=model.name)
+                      name=model.name, padding=model_padding(model))
     copied = copy_weights_by_name(model, new)
     if copied != sum(1 for layer in new.layers if layer.weights):
         raise ModelError("rebuilt network does not match the source model's layers")
