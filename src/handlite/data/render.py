@@ -67,7 +67,7 @@ uniform mat4 proj;
 in vec3 in_pos;      // camera space, metres
 in vec3 in_nrm;
 in vec3 in_tex;      // rest position in the hand frame (palm lengths): texture space
-in vec4 in_attr;     // crease, nail, sleeve, unused
+in vec4 in_attr;     // crease, nail, sleeve, palmar (0 back of the hand .. 1 palm)
 out vec3 v_pos;
 out vec3 v_nrm;
 out vec3 v_tex;
@@ -80,7 +80,8 @@ void main() {
 
 _FRAG = """
 #version 330
-uniform vec3 skin;        // linear RGB albedo
+uniform vec3 skin;        // linear RGB albedo, back of the hand
+uniform vec3 palm_skin;   // linear RGB albedo, palm (lighter, most of all on dark skin)
 uniform vec3 sleeve;      // linear RGB albedo of the sleeve
 uniform float sleeve_kind; // 0 plain, 1 stripes, 2 knit
 uniform vec3 key_dir;     // towards the light, camera space
@@ -96,6 +97,7 @@ uniform vec3 seed;        // texture offset
 uniform float blotch;
 uniform float pores;
 uniform float crease_k;
+uniform float palm_lines;
 in vec3 v_pos;
 in vec3 v_nrm;
 in vec3 v_tex;
@@ -132,18 +134,32 @@ void main() {
     } else {
         float b = vnoise(p * 4.0) - 0.5;               // blotches, a little redder
         float q = vnoise(p * 55.0) - 0.5;              // pores, fine
-        albedo = skin * (1.0 + blotch * b + pores * q);
+        float palmar = smoothstep(0.2, 0.8, v_attr.w);
+        albedo = mix(skin, palm_skin, palmar) * (1.0 + blotch * b + pores * q);
         albedo.r *= 1.0 + 0.5 * blotch * b;
         albedo *= 1.0 - crease_k * v_attr.x;           // joint creases
+        // palm lines in the rest hand frame (x radial, y distal, palm length 1): distal and
+        // proximal transverse creases, and the thenar crease around the thumb's base
+        vec2 h = v_tex.xy;
+        float w = 0.018;
+        float l1 = exp(-pow((h.y - 0.80 + 0.13 * (h.x + 0.45)) / w, 2.0))
+                   * step(-0.55, h.x) * step(h.x, 0.15);
+        float l2 = exp(-pow((h.y - 0.66 + 0.12 * h.x) / w, 2.0))
+                   * step(-0.25, h.x) * step(h.x, 0.38);
+        float l3 = exp(-pow((length(h - vec2(0.52, 0.08)) - 0.42) / w, 2.0))
+                   * step(0.05, h.y) * step(h.y, 0.62);
+        albedo *= 1.0 - palm_lines * palmar * max(max(l1, l2), l3);
         albedo = mix(albedo, vec3(0.75, 0.55, 0.52) * (0.5 + 0.5 * skin / max(skin.r, 0.01)),
                      0.55 * v_attr.y);                 // nails
         spec_scale = 1.0 + 2.0 * v_attr.y;
     }
     vec3 view = normalize(-v_pos);
-    float d1 = max((dot(n, key_dir) + wrap) / (1.0 + wrap), 0.0);
-    float d2 = max((dot(n, fill_dir) + wrap) / (1.0 + wrap), 0.0);
-    vec3 h = normalize(key_dir + view);
-    float s = pow(max(dot(n, h), 0.0), shininess) * spec_k * spec_scale * step(0.0, dot(n, key_dir));
+    // wrapped diffuse, wider in red: light scattered under the skin reddens the terminator
+    vec3 wr = v_attr.z > 0.5 ? vec3(wrap) : vec3(wrap + 0.2, wrap, wrap - 0.05);
+    vec3 d1 = max((vec3(dot(n, key_dir)) + wr) / (1.0 + wr), 0.0);
+    vec3 d2 = max((vec3(dot(n, fill_dir)) + wr) / (1.0 + wr), 0.0);
+    vec3 hv = normalize(key_dir + view);
+    float s = pow(max(dot(n, hv), 0.0), shininess) * spec_k * spec_scale * step(0.0, dot(n, key_dir));
     vec3 amb = mix(ground_col, sky_col, 0.5 + 0.5 * n.y);
     vec3 lin = albedo * (key_col * d1 + fill_col * d2 + amb) + key_col * s;
     out_col = vec4(pow(clamp(lin, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
@@ -181,7 +197,8 @@ class HandRenderer:
         self.ibo = None
 
     def _vertex_attributes(self) -> np.ndarray:
-        """(V, 4): crease (weights split between two joints), nail (dorsal distal tip), 0, 0."""
+        """(V, 4): crease (weights split between two joints), nail (dorsal distal tip), sleeve
+        (0 on the hand), palmar (0 back .. 1 palm)."""
         m = self.mesh
         w = np.sort(m.weights, axis=1)
         crease = np.clip((w[:, -2] - 0.2) / 0.25, 0, 1)
@@ -199,7 +216,10 @@ class HandRenderer:
             near = np.linalg.norm(m.positions - kp[t], axis=1) < 1.2 * np.linalg.norm(axis)
             nail = np.maximum(nail, near * np.clip((u - 0.2) / 0.3, 0, 1)
                               * np.clip((dorsal - 0.35) / 0.3, 0, 1) * (u < 1.15))
-        return np.stack([crease, nail, np.zeros_like(nail), np.zeros_like(nail)], axis=1)
+        # palmar skin: rest normals facing the palm, the thumb's inner side and the fingers'
+        # pads; smooth so that the lighter palm fades into the back of the hand at the sides
+        palmar = np.clip(0.5 + 0.9 * nrm_h[:, 2], 0, 1)
+        return np.stack([crease, nail, np.zeros_like(nail), palmar], axis=1)
 
     def _keypoint_radii(self) -> np.ndarray:
         """(21,) metres: how far the surface may lie in front of a joint that is not hidden."""
@@ -280,7 +300,11 @@ class HandRenderer:
         attr = np.concatenate([self.attr, f_attr])
         faces = np.concatenate([m.indices, f_faces + len(v_h)])
 
-        image, alpha, depth = self._draw(rng, pos, nrm, tex, attr, faces, focal, dist)
+        bg = _scene_background(rng, size)
+        # the scene lights the hand too: ambient light takes some of the background's colour
+        env = (cv2.resize(bg, (4, 4), interpolation=cv2.INTER_AREA).reshape(-1, 3).mean(axis=0)
+               / 255.0) ** 2.2
+        image, alpha, depth = self._draw(rng, pos, nrm, tex, attr, faces, focal, dist, env)
         kp = _project(kp_cam, focal, size)
         # self-occlusion: the surface at the joint's pixel lies well in front of the joint
         xi = np.clip(np.round(kp).astype(int), 0, size - 1)
@@ -294,10 +318,10 @@ class HandRenderer:
         if is_left:
             image, alpha = image[:, ::-1], alpha[:, ::-1]
             kp = mirror_keypoints(kp, size)
-        return self._composite(rng, image, alpha, kp.astype(np.float32), inside, occluded,
+        return self._composite(rng, bg, image, alpha, kp.astype(np.float32), inside, occluded,
                                is_left, box_px)
 
-    def _draw(self, rng, pos, nrm, tex, attr, faces, focal, dist):
+    def _draw(self, rng, pos, nrm, tex, attr, faces, focal, dist, env):
         size = self.size
         data = np.concatenate([pos, nrm, tex, attr], axis=1).astype("f4")
         if data.nbytes > self.vbo.size:
@@ -314,6 +338,12 @@ class HandRenderer:
         u["proj"].write(proj.T.tobytes())
         tone = _skin_tone(rng)
         u["skin"].value = tuple(tone)
+        # palms are lighter and pinker than the back of the hand, much more so on dark skin
+        dark = float(np.clip(1.0 - tone.mean() / 0.45, 0, 1))
+        pink = np.array([0.62, 0.42, 0.36])
+        u["palm_skin"].value = tuple(tone + (pink - tone) * (0.15 + 0.45 * dark)
+                                     * rng.uniform(0.7, 1.1))
+        u["palm_lines"].value = float(rng.uniform(0.1, 0.35))
         u["sleeve"].value = tuple((rng.uniform(0.02, 0.95, 3) ** 2.2
                                    * (0.3 if rng.random() < 0.3 else 1.0)).tolist())
         u["sleeve_kind"].value = float(rng.integers(0, 3))
@@ -326,7 +356,8 @@ class HandRenderer:
         u["fill_dir"].value = tuple(fill)
         u["fill_col"].value = tuple(_kelvin(rng.uniform(3000, 9000)) * rng.uniform(0.0, 0.45))
         amb = rng.uniform(0.12, 0.45)
-        sky = _kelvin(rng.uniform(4000, 10000)) * amb
+        sky = _kelvin(rng.uniform(4000, 10000))
+        sky = (sky + (env / max(float(env.max()), 0.05) - sky) * rng.uniform(0.2, 0.7)) * amb
         u["sky_col"].value = tuple(sky)
         u["ground_col"].value = tuple(sky * rng.uniform(0.4, 1.0) * rng.uniform(0.8, 1.2, 3))
         u["spec_k"].value = float(rng.uniform(0.02, 0.3))
@@ -349,13 +380,8 @@ class HandRenderer:
         depth = depth.reshape(size, size)[::-1]
         return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3]), depth
 
-    def _composite(self, rng, hand, alpha, kp, inside, occluded, is_left, box_px):
+    def _composite(self, rng, bg, hand, alpha, kp, inside, occluded, is_left, box_px):
         size = self.size
-        from handlite.data.backgrounds import background
-
-        bg = background(rng, size)
-        if rng.random() < 0.3:  # other things in the scene, skin-like ones among them
-            _clutter(rng, bg, int(rng.integers(1, 6)), skin_fraction=0.5)
         img = bg
         x, y, w, h = cv2.boundingRect(alpha)
         if w > 0:  # blend where the hand is, with a soft edge
@@ -379,6 +405,19 @@ class HandRenderer:
 
     def release(self) -> None:
         self.ctx.release()
+
+
+def _scene_background(rng, size: int) -> np.ndarray:
+    """A photo crop or procedural background, sometimes with skin-like clutter, sometimes out
+    of focus behind a sharp hand (a phone's portrait look)."""
+    from handlite.data.backgrounds import background
+
+    bg = background(rng, size)
+    if rng.random() < 0.3:  # other things in the scene, skin-like ones among them
+        _clutter(rng, bg, int(rng.integers(1, 6)), skin_fraction=0.5)
+    if rng.random() < 0.3:
+        bg = cv2.GaussianBlur(bg, (0, 0), rng.uniform(1.0, 3.5))
+    return bg
 
 
 def _occluder(rng, img, occ, c, box_px):
