@@ -105,3 +105,95 @@ def test_weighted_loss_by_hand():
     assert float(np.asarray(heatmap_loss("weighted", 10.0)(target, pred))[0]) == pytest.approx(
         14 / 8)
     assert float(np.asarray(heatmap_loss("mse")(target, pred))) == pytest.approx(4 / 8)
+
+
+def test_bn_recalibration_sets_the_exact_mean_of_batch_statistics():
+    import keras
+
+    from handlite.train import recalibrate_bn
+
+    inp = keras.Input((4,))
+    bn = keras.layers.BatchNormalization(momentum=0.99, epsilon=1e-3)
+    model = keras.Model(inp, bn(inp))
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(loc=3.0, scale=2.0, size=(8, 4)).astype("float32") for _ in range(5)]
+    assert recalibrate_bn(model, iter(batches)) == 5
+    means = np.mean([b.mean(axis=0) for b in batches], axis=0)
+    variances = np.mean([b.var(axis=0) for b in batches], axis=0)
+    np.testing.assert_allclose(np.asarray(bn.moving_mean), means, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(bn.moving_variance), variances, rtol=1e-4)
+    assert bn.momentum == 0.99  # restored
+
+
+def test_phased_schedule_continues_one_cosine_across_phases():
+    from handlite.train import _phased_schedule_class
+
+    schedule = _phased_schedule_class()
+    whole = schedule(1e-3, total=1000)
+    second = schedule(1e-3, total=1000, start=600, warmup=10)
+    assert float(whole(0)) == pytest.approx(1e-3)
+    assert float(whole(1000)) == pytest.approx(2e-5)
+    # the second phase's step 50 is the whole run's step 650 (past its warm-up)
+    assert float(second(50)) == pytest.approx(float(whole(650)), rel=1e-6)
+    assert float(second(0)) == pytest.approx(float(whole(600)) / 10, rel=1e-5)
+    again = schedule.from_config(second.get_config())
+    assert float(again(50)) == pytest.approx(float(second(50)))
+
+
+def test_validation_reads_the_shipped_model(tiny_set, tmp_path):
+    """What the log reports for an epoch is what the saved model scores."""
+    out = tmp_path / "m.keras"
+    cfg = TrainConfig(data=f"synth:{tiny_set}", out=str(out), size=64, epochs=1, batch=4,
+                      val_split=0.25, steps_per_epoch=3, optimizer="adam", bn_batches=2,
+                      backbone_weights="none")
+    train(cfg)
+    row = _rows(tmp_path / "m.run" / "log.csv")[-1]
+    from handlite.codec import HeatmapCodec
+    from handlite.model import load_model
+    from handlite.train import _prepare_validation, _split, validate
+    from handlite.data.sources import read_records
+
+    _, val_records = _split(read_records(cfg.data), cfg)
+    again = validate(load_model(out), _prepare_validation(val_records, HeatmapCodec(64)),
+                     HeatmapCodec(64))
+    assert again["val_auc"] == pytest.approx(float(row["val_auc"]), abs=1e-9)
+    assert again["val_loss"] == pytest.approx(float(row["val_loss"]), rel=1e-5)
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tiny_set, tmp_path):
+    """tf.distribute over the CPU split into two logical devices (a fresh process: the split
+    must happen before TensorFlow starts)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    out = tmp_path / "m.keras"
+    script = textwrap.dedent(f"""
+        import json, tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from handlite.train import TrainConfig, make_strategy, train
+        strategy, chief = make_strategy("mirrored")
+        s = train(TrainConfig(data="synth:{tiny_set}", out="{out}", size=64, epochs=1,
+                              batch=4, val_split=0.25, steps_per_epoch=2, optimizer="adam",
+                              bn_batches=1, backbone_weights="none", strategy="mirrored"))
+        print(json.dumps({{"replicas": strategy.num_replicas_in_sync, "chief": chief,
+                          "epochs": s["epochs_total"]}}))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result == {"replicas": 2, "chief": True, "epochs": 1}
+    assert out.is_file()
+
+
+def test_multiworker_needs_a_cluster(monkeypatch):
+    from handlite.train import make_strategy
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(UsageError, match="TF_CONFIG"):
+        make_strategy("multiworker")
+    with pytest.raises(UsageError, match="did you mean 'mirrored'"):
+        TrainConfig(data="synth:x", out="m.keras", strategy="mirored").check()

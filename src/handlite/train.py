@@ -15,6 +15,7 @@ The model at `out` is the lean network (no optimizer state), rewritten after eve
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 import os
@@ -34,11 +35,13 @@ OPTIMIZERS = ("adadelta", "adam", "sgd")
 DEFAULT_LR = {"adadelta": 1.0, "adam": 1e-3, "sgd": 1e-2}
 SCHEDULES = ("constant", "cosine")
 LOSSES = ("mse", "weighted")
+STRATEGIES = ("default", "mirrored", "multiworker")
 
 
 @dataclass
 class TrainConfig:
-    data: str
+    #: one data spec, or several (their hands are pooled, e.g. rendered + synthetic)
+    data: str | list[str]
     out: str
     size: int = DEFAULTS.model.input_size
     epochs: int = 200
@@ -54,7 +57,9 @@ class TrainConfig:
     seed: int = 0
     augment: bool = True
     init: str | None = None
-    backbone_weights: str | None = None
+    #: "imagenet" (torchvision's ImageNet MobileNetV2, converted by `backbone`), "none" (random
+    #: encoder) or a weights file; ignored with --init / --resume
+    backbone_weights: str | None = "imagenet"
     resume: bool = False
     run_dir: str | None = None
     limit: int | None = None
@@ -68,6 +73,20 @@ class TrainConfig:
     #: pixels near a keypoint are not drowned by the background (faster to learn peaks).
     loss: str = "mse"
     fg_weight: float = 10.0
+    #: One learning-rate schedule over a run made of phases (e.g. 112 then 224 with --init):
+    #: the cosine spans `schedule_steps` optimizer steps in all (default: this phase's
+    #: epochs x steps) and this phase starts at step `schedule_start` of it.
+    schedule_steps: int | None = None
+    schedule_start: int = 0
+    #: linear warm-up over the first steps of a phase: a fresh Adam on top of ImageNet or
+    #: earlier-phase weights takes full-size steps from its first update otherwise
+    warmup_steps: int = 0
+    #: BatchNorm statistics re-estimated before every validation and checkpoint from this
+    #: many training batches (the exact mean over them, not a moving average), so what
+    #: validation measures is what is saved and shipped; 0 keeps the moving averages
+    bn_batches: int = 16
+    #: tf.distribute: "mirrored" (all local devices), "multiworker" (TF_CONFIG workers)
+    strategy: str = "default"
 
     def check(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -89,6 +108,12 @@ class TrainConfig:
             raise UsageError(f"BatchNorm momentum must be within (0, 1), got {self.bn_momentum}")
         if not 0 <= self.val_split < 1:
             raise UsageError(f"validation split must be within [0, 1), got {self.val_split}")
+        if self.strategy not in STRATEGIES:
+            raise choice_error("distribution strategy", self.strategy, STRATEGIES)
+        if self.schedule_steps is not None and self.schedule_steps <= 0:
+            raise UsageError(f"schedule steps must be positive, got {self.schedule_steps}")
+        if self.schedule_start < 0 or self.warmup_steps < 0 or self.bn_batches < 0:
+            raise UsageError("schedule start, warm-up steps and BN batches must be >= 0")
         if not str(self.out).endswith(".keras"):
             raise UsageError(f"--out must name a .keras file, got {self.out}")
         if self.init and self.resume:
@@ -120,13 +145,45 @@ def _split(records, cfg: TrainConfig):
             [records[i] for i in sorted(val_idx)])
 
 
+@functools.cache
+def _phased_schedule_class():
+    import keras
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package="handlite")
+    class PhasedSchedule(keras.optimizers.schedules.LearningRateSchedule):
+        """Cosine (or constant) learning rate at global step `start + step` of `total`, times a
+        linear warm-up over this phase's first `warmup` steps."""
+
+        def __init__(self, lr, total, start=0, warmup=0, alpha=0.02, cosine=True):
+            self.lr, self.total, self.start = float(lr), int(total), int(start)
+            self.warmup, self.alpha, self.cosine = int(warmup), float(alpha), bool(cosine)
+
+        def __call__(self, step):
+            step = ops.cast(step, "float32")
+            rate = ops.convert_to_tensor(self.lr, "float32")
+            if self.cosine:
+                t = ops.minimum((step + self.start) / max(self.total, 1), 1.0)
+                rate = rate * (self.alpha + (1 - self.alpha) * 0.5 * (1 + ops.cos(math.pi * t)))
+            if self.warmup:
+                rate = rate * ops.minimum((step + 1) / self.warmup, 1.0)
+            return rate
+
+        def get_config(self):
+            return {"lr": self.lr, "total": self.total, "start": self.start,
+                    "warmup": self.warmup, "alpha": self.alpha, "cosine": self.cosine}
+
+    return PhasedSchedule
+
+
 def _optimizer(cfg: TrainConfig, total_steps: int):
     import keras
 
     lr = cfg.learning_rate
-    if cfg.schedule == "cosine":
-        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(total_steps, 1),
-                                                    alpha=0.02)
+    if cfg.schedule == "cosine" or cfg.warmup_steps or cfg.schedule_start:
+        lr = _phased_schedule_class()(lr, cfg.schedule_steps or total_steps,
+                                      start=cfg.schedule_start, warmup=cfg.warmup_steps,
+                                      cosine=cfg.schedule == "cosine")
     if cfg.optimizer == "adadelta":
         return keras.optimizers.Adadelta(learning_rate=lr, rho=0.95, epsilon=1e-6)
     if cfg.optimizer == "adam":
@@ -159,6 +216,29 @@ def _set_bn_momentum(model, momentum: float) -> int:
     for layer in layers:
         layer.momentum = momentum
     return len(layers)
+
+
+def recalibrate_bn(model, batches) -> int:
+    """Set every BatchNorm's moving statistics to the mean of the batch statistics over
+    `batches` (iterable of input arrays): a forward pass in training mode with momentum
+    k / (k + 1) for the k-th batch leaves the running average equal to the plain mean.
+    Returns the number of batches used. Weights other than the BN statistics do not change."""
+    import keras
+
+    layers = [layer for layer in model.layers
+              if isinstance(layer, keras.layers.BatchNormalization)]
+    saved = [layer.momentum for layer in layers]
+    n = 0
+    try:
+        for k, x in enumerate(batches):
+            for layer in layers:
+                layer.momentum = k / (k + 1)
+            model(x, training=True)
+            n += 1
+    finally:
+        for layer, m in zip(layers, saved):
+            layer.momentum = m
+    return n
 
 
 def _save_atomic(model, path: Path) -> None:
@@ -200,8 +280,21 @@ def _read_log(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def _epoch_end(cfg: TrainConfig, codec: HeatmapCodec, val, out: Path, run: Path, report):
-    """A Keras callback: validation, CSV log row and checkpoints at the end of each epoch."""
+def _bn_batches(records, codec: HeatmapCodec, cfg: TrainConfig, epoch: int):
+    """`cfg.bn_batches` augmented training batches (inputs only), seeded per epoch."""
+    from handlite.data.crops import PAPER_AUGMENT
+    from handlite.data.pipeline import iterate_examples
+
+    examples = iterate_examples(records, codec, seed=cfg.seed * 1000 + epoch + 104729,
+                                augment=PAPER_AUGMENT if cfg.augment else None)
+    for _ in range(cfg.bn_batches):
+        yield np.stack([next(examples)[0] for _ in range(cfg.batch)])
+
+
+def _epoch_end(cfg: TrainConfig, codec: HeatmapCodec, val, out: Path, run: Path, report,
+               records=(), chief: bool = True):
+    """A Keras callback: BN statistics, validation, CSV log row and checkpoints at the end of
+    each epoch (only the chief worker writes)."""
     import keras
 
     class EpochEnd(keras.callbacks.Callback):
@@ -212,6 +305,10 @@ def _epoch_end(cfg: TrainConfig, codec: HeatmapCodec, val, out: Path, run: Path,
 
         def on_epoch_end(self, epoch, logs=None):
             row = {"epoch": epoch + 1, "loss": float((logs or {}).get("loss", math.nan))}
+            if cfg.bn_batches and records:
+                recalibrate_bn(self.model, _bn_batches(records, codec, cfg, epoch))
+            if not chief:
+                return
             if val is not None:
                 row.update(validate(self.model, val, codec))
             row["lr"] = float(np.asarray(self.model.optimizer.learning_rate))
@@ -261,6 +358,27 @@ def _prepare_validation(records, codec: HeatmapCodec):
     return images, keypoints, visible, targets
 
 
+def make_strategy(name: str):
+    """(tf.distribute strategy, is_chief) for a strategy name. "multiworker" reads the
+    cluster from TF_CONFIG (every worker runs the same command); only the chief writes the
+    log and checkpoints."""
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy(), True
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy(), True
+    tf_config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    if not tf_config.get("cluster"):
+        raise UsageError("--strategy multiworker needs TF_CONFIG with a cluster and this "
+                         "worker's task (see README, Training)")
+    task = tf_config.get("task") or {}
+    chief = task.get("type") == "chief" or (
+        task.get("type") == "worker" and int(task.get("index", 0)) == 0
+        and "chief" not in tf_config["cluster"])
+    return tf.distribute.MultiWorkerMirroredStrategy(), chief
+
+
 def train(cfg: TrainConfig, report=lambda event, payload: None) -> dict:
     """Run a training; returns a summary (epochs run, last row of the log, paths, seconds).
 
@@ -280,39 +398,56 @@ def train(cfg: TrainConfig, report=lambda event, payload: None) -> dict:
     keras.utils.set_random_seed(cfg.seed)
     codec = HeatmapCodec(cfg.size, sigma=cfg.sigma)
 
-    records = read_records(cfg.data, limit=cfg.limit)
+    specs = [cfg.data] if isinstance(cfg.data, str) else list(cfg.data)
+    records = [r for spec in specs for r in read_records(spec, limit=cfg.limit)]
     train_records, val_records = _split(records, cfg)
     if not train_records:
         raise UsageError(f"no training hands left in {cfg.data} after the validation split")
     steps = cfg.steps_per_epoch or math.ceil(len(train_records) / cfg.batch)
 
+    strategy, chief = make_strategy(cfg.strategy)
     initial_epoch = 0
     state = run / "state.keras"
-    if cfg.resume:
-        if not state.is_file():
-            raise ModelError(f"nothing to resume: {state} does not exist")
-        model = keras.saving.load_model(
-            str(state), custom_objects={"weighted_mse": heatmap_loss("weighted", cfg.fg_weight)})
-        initial_epoch = len(_read_log(run / "log.csv"))
-        if model.input_shape[1] != cfg.size:
-            raise UsageError(f"the run in {run} trains at {model.input_shape[1]}, not "
-                             f"{cfg.size}; start a new run with --init to change the size")
-    else:
-        if cfg.init:
-            model = load_model(cfg.init, input_size=cfg.size)
+    with strategy.scope():
+        if cfg.resume:
+            if not state.is_file():
+                raise ModelError(f"nothing to resume: {state} does not exist")
+            _phased_schedule_class()  # registered for deserialisation
+            model = keras.saving.load_model(
+                str(state),
+                custom_objects={"weighted_mse": heatmap_loss("weighted", cfg.fg_weight)})
+            initial_epoch = len(_read_log(run / "log.csv"))
+            if model.input_shape[1] != cfg.size:
+                raise UsageError(f"the run in {run} trains at {model.input_shape[1]}, not "
+                                 f"{cfg.size}; start a new run with --init to change the size")
         else:
-            model = build_model(cfg.size, backbone_weights=cfg.backbone_weights)
-        model.compile(optimizer=_optimizer(cfg, steps * cfg.epochs),
-                      loss=heatmap_loss(cfg.loss, cfg.fg_weight), jit_compile=False)
-        (run / "log.csv").unlink(missing_ok=True)
+            if cfg.init:
+                model = load_model(cfg.init, input_size=cfg.size)
+            else:
+                model = build_model(cfg.size, backbone_weights=cfg.backbone_weights)
+            model.compile(optimizer=_optimizer(cfg, steps * cfg.epochs),
+                          loss=heatmap_loss(cfg.loss, cfg.fg_weight), jit_compile=False)
+            if chief:
+                (run / "log.csv").unlink(missing_ok=True)
     _set_bn_momentum(model, cfg.bn_momentum)
     (run / "run.json").write_text(json.dumps(
         {**asdict(cfg), "train_hands": len(train_records), "val_hands": len(val_records),
          "steps_per_epoch": steps}, indent=2))
 
     val = _prepare_validation(val_records, codec)
-    dataset = make_dataset(train_records, codec, cfg.batch, seed=cfg.seed + initial_epoch,
+    worker = 0 if chief else 1 + int(json.loads(os.environ.get("TF_CONFIG") or "{}")
+                                     .get("task", {}).get("index", 0))
+    dataset = make_dataset(train_records, codec, cfg.batch,
+                           seed=cfg.seed + initial_epoch + 7777 * worker,
                            augment=PAPER_AUGMENT if cfg.augment else None)
+    if cfg.strategy == "multiworker":
+        import tensorflow as tf
+
+        # each worker draws its own augmented stream (seeded by its index) instead of
+        # sharding a generator, which tf.data cannot split by file
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+        dataset = dataset.with_options(options)
     report("start", {"train_hands": len(train_records), "val_hands": len(val_records),
                      "steps_per_epoch": steps, "initial_epoch": initial_epoch,
                      "epochs": cfg.epochs, "size": cfg.size, "run_dir": str(run)})
@@ -326,7 +461,8 @@ def train(cfg: TrainConfig, report=lambda event, payload: None) -> dict:
     if initial_epoch < cfg.epochs:
         model.fit(dataset, epochs=cfg.epochs, initial_epoch=initial_epoch,
                   steps_per_epoch=steps, verbose=0, shuffle=False,
-                  callbacks=[Batches(), _epoch_end(cfg, codec, val, out, run, report)])
+                  callbacks=[Batches(), _epoch_end(cfg, codec, val, out, run, report,
+                                                    train_records, chief)])
     log = _read_log(run / "log.csv")
     return {"out": str(out), "run_dir": str(run), "epochs_run": cfg.epochs - initial_epoch,
             "epochs_total": len(log), "seconds": round(time.perf_counter() - start, 1),

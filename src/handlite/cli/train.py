@@ -15,7 +15,8 @@ DATA_HELP = ("Data spec: synth:DIR | cmu:DIR | rhd:DIR | coco:ANNOTATIONS.json[:
 
 
 @click.command()
-@click.option("--data", "-d", required=True, help=DATA_HELP)
+@click.option("--data", "-d", "data", required=True, multiple=True,
+              help=DATA_HELP + " Repeat to pool several sets (e.g. render:A and synth:B).")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False),
               help="Model to write (.keras), rewritten after every epoch.")
 @click.option("--size", type=int, default=DEFAULTS.model.input_size, show_default=True,
@@ -50,8 +51,23 @@ DATA_HELP = ("Data spec: synth:DIR | cmu:DIR | rhd:DIR | coco:ANNOTATIONS.json[:
 @click.option("--no-augment", is_flag=True, help="Train on plain crops.")
 @click.option("--init", type=click.Path(dir_okay=False), default=None,
               help="Start from this model's weights (any input size).")
-@click.option("--backbone-weights", type=click.Path(dir_okay=False), default=None,
-              help="Local Keras MobileNetV2 (no top) weights file for the encoder.")
+@click.option("--backbone-weights", default="imagenet", show_default=True,
+              help="Encoder start: 'imagenet' (torchvision's ImageNet MobileNetV2, installed "
+                   "by make setup), 'none' (random), or a .pth / Keras MobileNetV2 weights file.")
+@click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker"]),
+              default="default", show_default=True,
+              help="tf.distribute: mirrored = all local devices; multiworker = the workers "
+                   "named in TF_CONFIG (run the same command on each).")
+@click.option("--schedule-steps", type=int, default=None,
+              help="Total optimizer steps of the learning-rate schedule when a run is made of "
+                   "phases [default: this phase's epochs x steps].")
+@click.option("--schedule-start", type=int, default=0, show_default=True,
+              help="Step of the whole schedule at which this phase starts.")
+@click.option("--warmup-steps", type=int, default=0, show_default=True,
+              help="Linear learning-rate warm-up over this phase's first steps.")
+@click.option("--bn-batches", type=int, default=16, show_default=True,
+              help="Re-estimate BatchNorm statistics from this many training batches before "
+                   "each validation/checkpoint (0: keep the moving averages).")
 @click.option("--resume", is_flag=True, help="Continue the run in --run-dir (optimizer state "
               "and epoch count included).")
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None,
@@ -59,17 +75,20 @@ DATA_HELP = ("Data spec: synth:DIR | cmu:DIR | rhd:DIR | coco:ANNOTATIONS.json[:
 @json_option
 def train(data, out, size, epochs, batch, optimizer, lr, schedule, sigma, val, val_split,
           val_count, steps_per_epoch, limit, loss, fg_weight, bn_momentum, seed, no_augment, init,
-          backbone_weights, resume, run_dir, as_json) -> None:
+          backbone_weights, strategy, schedule_steps, schedule_start, warmup_steps, bn_batches,
+          resume, run_dir, as_json) -> None:
     """Train the paper's network on DATA; checkpoints and a CSV log after every epoch."""
     from handlite.train import TrainConfig, train as run_training
 
-    cfg = TrainConfig(data=data, out=out, size=size, epochs=epochs, batch=batch,
+    cfg = TrainConfig(data=list(data) if len(data) > 1 else data[0], out=out, size=size, epochs=epochs, batch=batch,
                       optimizer=optimizer, lr=lr, schedule=schedule, sigma=sigma, val=val,
                       val_split=val_split, val_count=val_count, steps_per_epoch=steps_per_epoch,
                       limit=limit, loss=loss, fg_weight=fg_weight, bn_momentum=bn_momentum,
                       seed=seed,
                       augment=not no_augment, init=init, backbone_weights=backbone_weights,
-                      resume=resume, run_dir=run_dir)
+                      strategy=strategy, schedule_steps=schedule_steps,
+                      schedule_start=schedule_start, warmup_steps=warmup_steps,
+                      bn_batches=bn_batches, resume=resume, run_dir=run_dir)
     with progress() as bar:
         task = bar.add_task("training", total=None)
 
