@@ -234,11 +234,12 @@ def run_demo(model: str | Path = DEFAULT_MODEL, out: str | Path = DEFAULT_OUT,
              per_size: dict[int, str | Path] | None = None) -> DemoReport:
     """Export, parity, accuracy, host benchmark; writes report.md, results.jsonl, plots.
 
-    `model` serves every size unless `per_size` gives a size its own model file (each size's
-    variants are then exported from, and checked against, that file)."""
+    Each size's variants are exported from, and checked against, the model trained at that
+    size among `model` and the files in `per_size` (`export.models_for_sizes`, the choice
+    `handlite export` makes too); a size none was trained at is said through `say`."""
     from handlite.bench.host import run_host_bench
     from handlite.bench.store import append_record, write_text_atomic
-    from handlite.export import export
+    from handlite.export import export, models_for_sizes
     from handlite.model import load_model
     from handlite.parity import run_parity
 
@@ -249,10 +250,11 @@ def run_demo(model: str | Path = DEFAULT_MODEL, out: str | Path = DEFAULT_OUT,
     rep = DemoReport(str(model), str(out), settings)
     t_all = time.perf_counter()
 
-    # size -> source model: `model` for every size unless a size has its own file
-    sources = {size: Path(path) for size, path in
-               {112: model, 224: model, **{k: check_model(v) for k, v in
-                                          (per_size or {}).items()}}.items()}
+    # size -> source model: the one trained at that size
+    sources, notes = models_for_sizes(
+        [model, *(check_model(v) for v in (per_size or {}).values())], (112, 224))
+    for note in notes:
+        say(f"warning: {note}")
     rep.model = ", ".join(f"{size}: {path}" for size, path in sorted(sources.items()))
     paths: dict[str, Path] = {}
     good, accuracy, keras_metrics, parity_results = [], {}, {}, []

@@ -58,6 +58,8 @@ class VariantResult:
     inputs: list[dict] = field(default_factory=list)
     outputs: list[dict] = field(default_factory=list)
     calibration: dict | None = None
+    source: str | None = None  # the .keras file this size's variants came from
+    source_sha256: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -72,6 +74,7 @@ class ExportReport:
     results: list[VariantResult]
     seconds: float
     warnings: list[str] = field(default_factory=list)
+    sources: dict[int, str] = field(default_factory=dict)  # size -> .keras file
 
     @property
     def ok(self) -> bool:
@@ -81,6 +84,7 @@ class ExportReport:
         return {"source": self.source, "source_sha256": self.source_sha256,
                 "out_dir": self.out_dir, "manifest": self.manifest, "ok": self.ok,
                 "seconds": round(self.seconds, 3), "warnings": list(self.warnings),
+                "sources": {str(k): v for k, v in sorted(self.sources.items())},
                 "variants": [r.to_dict() for r in self.results]}
 
 
@@ -429,6 +433,61 @@ def export_variant(model, variant: Variant, out_dir: Path, *, source_sha256: str
     return result
 
 
+# ---------------------------------------------------------------------------- which model per size
+def saved_input_size(path: str | Path) -> int:
+    """The input size a .keras file was saved at (= trained at: `handlite train --size`), read
+    from its config.json without loading the weights; ModelError when it cannot be read."""
+    import zipfile
+
+    from handlite.errors import ModelError
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            config = json.loads(zf.read("config.json"))
+        layers = config["config"]["layers"]
+        shape = next(layer["config"]["batch_shape"] for layer in layers
+                     if layer["class_name"] == "InputLayer")
+        size = int(shape[1])
+    except (OSError, KeyError, TypeError, ValueError, StopIteration, zipfile.BadZipFile) as exc:
+        raise ModelError(f"{path}: cannot read its input size from the .keras config "
+                         f"({type(exc).__name__}: {exc})") from None
+    return size
+
+
+def models_for_sizes(models, sizes, trained: dict | None = None
+                     ) -> tuple[dict[int, Path], list[str]]:
+    """(size -> the model to build that size's variants from, warning lines).
+
+    A network does well only near the input size it was trained at (models/MODEL_CARD.md: the
+    224 model rebuilt at 112 scores AUC 0.35 where the 112 model scores 0.57), so each size
+    takes the first given model trained at it; a size no model was trained at takes the model
+    trained nearest to it and a warning names it. `trained` may give known sizes (path ->
+    size) instead of reading the files. Used by `handlite export` and `handlite demo`.
+    """
+    paths = [Path(m) for m in models]
+    if not paths:
+        raise UsageError("no model given")
+    trained = dict(trained or {})
+    at = {p: int(trained[p]) if p in trained else saved_input_size(p) for p in paths}
+    chosen: dict[int, Path] = {}
+    lacking: dict[Path, list[int]] = {}
+    for size in sorted(set(int(s) for s in sizes)):
+        exact = [p for p in paths if at[p] == size]
+        if exact:
+            chosen[size] = exact[0]
+        else:
+            best = min(paths, key=lambda p: abs(at[p] - size))  # first of the nearest
+            chosen[size] = best
+            lacking.setdefault(best, []).append(size)
+    notes = [f"{p} was trained at {at[p]} px, not at {', '.join(map(str, s))}: those variants "
+             f"are rebuilt from it and may score lower (give a model trained at "
+             f"{' and '.join(map(str, s))} too)" for p, s in lacking.items()]
+    return chosen, notes
+
+
 # ---------------------------------------------------------------------------- the matrix
 def _write_manifest(out_dir: Path, report: ExportReport) -> None:
     """Merge this run into out_dir/manifest.json (variants exported earlier stay listed)."""
@@ -448,7 +507,9 @@ def _write_manifest(out_dir: Path, report: ExportReport) -> None:
                 "precision": r.precision, "decode": r.decode, "io": r.io,
                 "sha256": r.sha256, "bytes": r.bytes, "inputs": r.inputs,
                 "outputs": r.outputs, "conversion_seconds": r.seconds,
-                "calibration": r.calibration, "source_model_sha256": report.source_sha256,
+                "calibration": r.calibration,
+                "source_model": r.source or report.source,
+                "source_model_sha256": r.source_sha256 or report.source_sha256,
                 "created_utc": utc_now()}
     doc = {"format": MANIFEST_FORMAT, "source": report.source,
            "source_sha256": report.source_sha256,
@@ -456,16 +517,19 @@ def _write_manifest(out_dir: Path, report: ExportReport) -> None:
     atomic_write_bytes(path, (json.dumps(doc, indent=2) + "\n").encode())
 
 
-def export(model_path: str | Path, out_dir: str | Path, *, sizes: list[int] | None = None,
+def export(model_path, out_dir: str | Path, *, sizes: list[int] | None = None,
            precisions: list[str] | None = None, calibration: str = "synth",
            calibration_count: int = 200, io: str | None = None, decode: str = "heatmaps",
            on_start: Callable[[Variant], None] | None = None,
            on_done: Callable[[VariantResult], None] | None = None,
            warn: Callable[[str], None] | None = None, model=None) -> ExportReport:
-    """Export the chosen variants (default: the whole recipe matrix) of a saved .keras model.
+    """Export the chosen variants (default: the whole recipe matrix) of saved .keras models.
 
-    `model` may pass an already loaded Keras network (tests, benchmarks); `model_path` is then
-    still hashed for the metadata. Returns an ExportReport; failed variants have `ok` False.
+    `model_path` is one .keras file or a list of them: each size's variants are built from the
+    model trained at that size (`models_for_sizes`; a size none was trained at gets a warning).
+    `model` may pass an already loaded Keras network for a single `model_path` (tests,
+    benchmarks); the file is then still hashed for the metadata. Returns an ExportReport;
+    failed variants have `ok` False.
     """
     from handlite.data import load_eval_set
     from handlite.data.pipeline import normalize
@@ -480,23 +544,38 @@ def export(model_path: str | Path, out_dir: str | Path, *, sizes: list[int] | No
         raise UsageError(f"--io {io} applies to int8 variants only; none was chosen")
     if calibration_count <= 0:
         raise UsageError(f"calibration count must be positive, got {calibration_count}")
-    model_path = Path(model_path)
+    paths = ([Path(p) for p in model_path] if isinstance(model_path, (list, tuple))
+             else [Path(model_path)])
+    if model is not None and len(paths) != 1:
+        raise UsageError("a loaded model goes with exactly one model path")
     start = time.perf_counter()
-    if model is None:
-        model = load_model(model_path)
-    source_sha = sha256_file(model_path)
+    known = {paths[0]: int(model.input_shape[1])} if model is not None else None
+    sources, choice_notes = models_for_sizes(paths, [v.size for v in chosen], known)
+    loaded = {paths[0]: model} if model is not None else {}
+    shas = {}
+    for path in dict.fromkeys(sources.values()):
+        if path not in loaded:
+            loaded[path] = load_model(path)
+        shas[path] = sha256_file(path)
+    used = list(shas)
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
-    notes: list[str] = []
-    report = ExportReport(str(model_path), source_sha, str(out), str(out / MANIFEST), [], 0.0,
-                          notes)
+    notes: list[str] = list(choice_notes)
+    if warn:
+        for msg in choice_notes:
+            warn(msg)
+    report = ExportReport(", ".join(map(str, used)), ", ".join(shas[p] for p in used),
+                          str(out), str(out / MANIFEST), [], 0.0, notes,
+                          {size: str(path) for size, path in sources.items()})
     by_size: dict[int, list[Variant]] = {}
     for v in chosen:
         by_size.setdefault(v.size, []).append(v)
     for size, group in by_size.items():
+        src = sources[size]
+        source_sha, model = shas[src], loaded[src]
         net = model if model.input_shape[1] == size else rebuild(model, size)
         calib = calib_info = None
         needs = [v for v in group if get_precision(v.precision).representative]
@@ -517,6 +596,7 @@ def export(model_path: str | Path, out_dir: str | Path, *, sizes: list[int] | No
             result = export_variant(net, v, out, source_sha256=source_sha, io=io,
                                     decode=decode, calibration=calib,
                                     calibration_info=calib_info)
+            result.source, result.source_sha256 = str(src), source_sha
             report.results.append(result)
             if on_done:
                 on_done(result)

@@ -193,3 +193,73 @@ def test_a_failing_conversion_is_one_line_and_the_others_still_run(tiny_model, t
     assert err.strip().splitlines()[-1] == "error: 1 of 2 variants failed: 64_float16"
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert [e["variant"] for e in manifest["variants"]] == ["64_dynamic"]
+
+
+# ---------------------------------------------------------------- which model builds which size
+@pytest.fixture(scope="module")
+def two_sizes(tmp_path_factory):
+    """Two small (untrained) networks saved at 32 and 64 px: which file a variant came from is
+    read from its metadata, so their weights need not mean anything."""
+    from handlite.model import build_model
+
+    folder = tmp_path_factory.mktemp("two_sizes")
+    paths = {}
+    for size in (32, 64):
+        paths[size] = folder / f"net_{size}.keras"
+        build_model(size, head_width=16, up_widths=(8, 8)).save(paths[size])
+    return paths
+
+
+def _sha(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def test_each_size_takes_the_model_trained_at_it(two_sizes, tmp_path):
+    from handlite.export import models_for_sizes, saved_input_size
+
+    a, b = two_sizes[32], two_sizes[64]
+    assert (saved_input_size(a), saved_input_size(b)) == (32, 64)
+    for order in ([a, b], [b, a]):
+        chosen, notes = models_for_sizes(order, [64, 32])
+        assert chosen == {32: a, 64: b} and notes == []
+    chosen, notes = models_for_sizes([b], [32, 64, 128])
+    assert chosen == {32: b, 64: b, 128: b}
+    (note,) = notes  # one line naming the sizes it was not trained at
+    assert str(b) in note and "trained at 64 px, not at 32, 128" in note
+    # a size nobody was trained at: the nearest model
+    assert models_for_sizes([a, b], [48, 112])[0] == {48: a, 112: b}
+    (tmp_path / "junk.keras").write_bytes(b"no zip")
+    with pytest.raises(ModelError, match="cannot read its input size"):
+        saved_input_size(tmp_path / "junk.keras")
+    with pytest.raises(ModelError, match="model file not found"):
+        models_for_sizes([tmp_path / "none.keras"], [32])
+
+
+def test_export_builds_each_size_from_its_own_model(two_sizes, tmp_path):
+    from handlite.export import export
+
+    a, b = two_sizes[32], two_sizes[64]
+    warnings = []
+    report = export([b, a], tmp_path, sizes=[32, 64], precisions=["float32"],
+                    warn=warnings.append)
+    assert report.ok and warnings == []
+    assert report.sources == {32: str(a), 64: str(b)}
+    manifest = {e["file"]: e for e in json.loads(Path(report.manifest).read_text())["variants"]}
+    for r in report.results:
+        want = two_sizes[r.size]
+        meta = read_metadata(tmp_path / r.file, required=True)
+        assert meta["source_model_sha256"] == _sha(want) == r.source_sha256
+        assert manifest[r.file]["source_model"] == str(want)
+        assert manifest[r.file]["source_model_sha256"] == _sha(want)
+
+
+def test_cli_export_with_one_model_warns_once(two_sizes, tmp_path, run_cli):
+    b = two_sizes[64]
+    code, out, err = run_cli("export", b, "--size", "32,64", "--precision", "float32",
+                             "--out", tmp_path, "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["sources"] == {"32": str(b), "64": str(b)}
+    warned = [line for line in err.splitlines() if "warning:" in line]
+    assert len(warned) == 1 and "not at 32" in warned[0], err
+    assert any("not at 32" in w for w in doc["warnings"])

@@ -12,8 +12,9 @@ from handlite.cli.common import emit_json, err, human, json_option, progress
               type=click.Path(dir_okay=False), help="Trained Keras model (.keras).")
 @click.option("--model-112", "model_112", default="models/handlite_synth_112.keras",
               show_default=True, type=click.Path(dir_okay=False),
-              help="Model for the 112 variants (a model does well near the size it was trained "
-                   "at); '' or a missing default file: use --model for both sizes.")
+              help="A second model; each size's variants come from the model trained at that "
+                   "size (a model does well near the size it was trained at); '' or a missing "
+                   "default file: --model alone, with a warning.")
 @click.option("--out", "out_dir", default="build/demo", show_default=True,
               type=click.Path(file_okay=False), help="Folder for the variants and the report.")
 @click.option("--count", default=64, show_default=True, type=click.IntRange(min=1),

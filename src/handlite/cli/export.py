@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from handlite.cli.common import emit_json, err, human, json_option, parse_int_list, \
@@ -23,7 +24,7 @@ def _mb(n: int | None) -> str:
 
 
 @click.command()
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--size", "sizes", multiple=True,
               help="Input size(s), repeatable or comma-separated (default: the recipe's).")
 @click.option("--precision", "precisions", multiple=True,
@@ -39,9 +40,12 @@ def _mb(n: int | None) -> str:
 @click.option("--decode", type=click.Choice(["heatmaps", "keypoints"]), default="heatmaps",
               show_default=True, help="keypoints: the graph also decodes (keypoints + scores).")
 @json_option
-def export(model, sizes, precisions, out_dir, calibration, calibration_count, io_type, decode,
+def export(models, sizes, precisions, out_dir, calibration, calibration_count, io_type, decode,
            as_json):
-    """Convert a .keras MODEL to TFLite variants with metadata and a manifest.json."""
+    """Convert .keras MODELS to TFLite variants with metadata and a manifest.json.
+
+    Each size's variants come from the model trained at that size (its saved input size);
+    with a single model, sizes it was not trained at are rebuilt from it, with a warning."""
     from handlite.export import export as run_export
     from handlite.variants import select
 
@@ -63,19 +67,23 @@ def export(model, sizes, precisions, out_dir, calibration, calibration_count, io
                 bar.console.print(f"[red]failed[/] {result.error}")
             bar.advance(task)
 
-        report = run_export(model, out_dir, sizes=size_list, precisions=precision_list,
+        report = run_export(list(models), out_dir, sizes=size_list, precisions=precision_list,
                             calibration=calibration, calibration_count=calibration_count,
                             io=io_type, decode=decode, on_start=start, on_done=done,
-                            warn=lambda msg: bar.console.print(f"[yellow]warning:[/] {msg}"))
+                            warn=lambda msg: bar.console.print(  # one line, unwrapped
+                                f"[yellow]warning:[/] {escape(msg)}", soft_wrap=True))
     if as_json:
         emit_json(report.to_dict())
     else:
-        table = Table(title=f"export of {report.source} -> {report.out_dir}")
+        table = Table(title=escape(f"export to {report.out_dir}"))
         for col in ("variant", "file", "I/O", "seconds", "size"):
             table.add_column(col, justify="right" if col in ("seconds", "size") else "left")
         for r in report.results:
-            table.add_row(r.variant, r.file or f"[red]{r.error}[/]", r.io, f"{r.seconds:.1f}",
-                          _mb(r.bytes))
+            table.add_row(r.variant,
+                          escape(r.file) if r.file else f"[red]{escape(r.error or '')}[/]",
+                          r.io, f"{r.seconds:.1f}", _mb(r.bytes))
+        for size, source in sorted(report.sources.items()):
+            console.print(escape(f"{size} px variants from {source}"), soft_wrap=True)
         console.print(table)
         console.print(f"manifest: {report.manifest}  total {report.seconds:.1f} s")
     if not report.ok:
