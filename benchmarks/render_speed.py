@@ -24,7 +24,7 @@ from pathlib import Path
 
 
 def _cpu_per_image(count: int, runs: int) -> dict:
-    os.environ.setdefault("LP_NUM_THREADS", "1")
+    os.environ.setdefault("LP_NUM_THREADS", "0")
     import cv2
 
     from handlite.data import render

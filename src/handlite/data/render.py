@@ -61,20 +61,55 @@ class RenderSample:
 
 
 # ---------------------------------------------------------------- shaders
+_NOISE = """
+float hash(vec3 p) {
+    p = fract(p * 0.3183099 + 0.1);
+    p *= 17.0;
+    return fract(p.x * p.y * p.z * (p.x + p.y + p.z));
+}
+float vnoise(vec3 x) {
+    vec3 i = floor(x);
+    vec3 f = fract(x);
+    f = f * f * (3.0 - 2.0 * f);
+    return mix(mix(mix(hash(i), hash(i + vec3(1, 0, 0)), f.x),
+                   mix(hash(i + vec3(0, 1, 0)), hash(i + vec3(1, 1, 0)), f.x), f.y),
+               mix(mix(hash(i + vec3(0, 0, 1)), hash(i + vec3(1, 0, 1)), f.x),
+                   mix(hash(i + vec3(0, 1, 1)), hash(i + vec3(1, 1, 1)), f.x), f.y), f.z);
+}
+"""
+
 _VERT = """
 #version 330
+uniform vec3 seed;        // texture offset
 uniform mat4 proj;
-in vec3 in_pos;      // camera space, metres
+uniform mat4 model;       // hand: mesh space -> camera; forearm: hand frame -> camera
+uniform mat4 bones[25];   // skinning matrices G_posed @ IBM, mesh space
+uniform int skinned;
+in vec3 in_pos;
 in vec3 in_nrm;
 in vec3 in_tex;      // rest position in the hand frame (palm lengths): texture space
 in vec4 in_attr;     // crease, nail, sleeve, palmar (0 back of the hand .. 1 palm)
+in vec4 in_weights;
+in ivec4 in_joints;
 out vec3 v_pos;
 out vec3 v_nrm;
 out vec3 v_tex;
 out vec4 v_attr;
+out float v_blotch;  // low-frequency skin / cloth variation, smooth enough per vertex
+NOISE
 void main() {
-    v_pos = in_pos; v_nrm = in_nrm; v_tex = in_tex; v_attr = in_attr;
-    gl_Position = proj * vec4(in_pos, 1.0);
+    v_blotch = vnoise((in_tex + seed) * 4.0) - 0.5;
+    mat4 sk = mat4(1.0);
+    if (skinned == 1) {  // linear-blend skinning
+        sk = in_weights.x * bones[in_joints.x] + in_weights.y * bones[in_joints.y]
+           + in_weights.z * bones[in_joints.z] + in_weights.w * bones[in_joints.w];
+    }
+    vec4 p = model * (sk * vec4(in_pos, 1.0));
+    v_pos = p.xyz;
+    v_nrm = mat3(model) * (mat3(sk) * in_nrm);  // uniform scale: normalised per fragment
+    v_tex = in_tex;
+    v_attr = in_attr;
+    gl_Position = proj * p;
 }
 """
 
@@ -102,23 +137,10 @@ in vec3 v_pos;
 in vec3 v_nrm;
 in vec3 v_tex;
 in vec4 v_attr;
+in float v_blotch;
 layout(location = 0) out vec4 out_col;
 layout(location = 1) out float out_depth;
-
-float hash(vec3 p) {
-    p = fract(p * 0.3183099 + 0.1);
-    p *= 17.0;
-    return fract(p.x * p.y * p.z * (p.x + p.y + p.z));
-}
-float vnoise(vec3 x) {
-    vec3 i = floor(x);
-    vec3 f = fract(x);
-    f = f * f * (3.0 - 2.0 * f);
-    return mix(mix(mix(hash(i), hash(i + vec3(1, 0, 0)), f.x),
-                   mix(hash(i + vec3(0, 1, 0)), hash(i + vec3(1, 1, 0)), f.x), f.y),
-               mix(mix(hash(i + vec3(0, 0, 1)), hash(i + vec3(1, 0, 1)), f.x),
-                   mix(hash(i + vec3(0, 1, 1)), hash(i + vec3(1, 1, 1)), f.x), f.y), f.z);
-}
+NOISE
 void main() {
     vec3 n = normalize(v_nrm);
     if (!gl_FrontFacing) n = -n;
@@ -129,10 +151,10 @@ void main() {
         float t = 0.0;
         if (sleeve_kind > 1.5) t = 0.12 * (vnoise(p * 60.0) - 0.5);
         else if (sleeve_kind > 0.5) t = 0.25 * step(0.5, fract(p.y * 4.0 + seed.x));
-        albedo = sleeve * (1.0 - t) * (0.9 + 0.2 * vnoise(p * 3.0));
+        albedo = sleeve * (1.0 - t) * (1.0 + 0.2 * v_blotch);
         spec_scale = 0.2;
     } else {
-        float b = vnoise(p * 4.0) - 0.5;               // blotches, a little redder
+        float b = v_blotch;                            // blotches, a little redder
         float q = vnoise(p * 55.0) - 0.5;              // pores, fine
         float palmar = smoothstep(0.2, 0.8, v_attr.w);
         albedo = mix(skin, palm_skin, palmar) * (1.0 + blotch * b + pores * q);
@@ -177,12 +199,17 @@ class HandRenderer:
 
         self.size = size
         self.mesh = hand_mesh.load("right")
+        # llvmpipe rasterises in the calling thread (read before the context exists): its own
+        # rasteriser threads would each wait for a time slice on a busy machine (half the
+        # speed with 2 workers on 2 cores); processes are the parallelism here
+        os.environ.setdefault("LP_NUM_THREADS", "0")
         try:
             self.ctx = moderngl.create_standalone_context(backend="egl")
         except Exception as exc:  # moderngl raises a bare Exception when EGL is missing
             raise DataError(f"no headless OpenGL (EGL) context: {exc}; install Debian's "
                             f"libegl1 libegl-mesa0 libgl1-mesa-dri") from None
-        self.prog = self.ctx.program(vertex_shader=_VERT, fragment_shader=_FRAG)
+        self.prog = self.ctx.program(vertex_shader=_VERT.replace("NOISE", _NOISE),
+                                     fragment_shader=_FRAG.replace("NOISE", _NOISE))
         color = self.ctx.renderbuffer((size, size), 4)
         depth_lin = self.ctx.renderbuffer((size, size), 1, dtype="f4")
         self.fbo = self.ctx.framebuffer([color, depth_lin], self.ctx.depth_renderbuffer(
@@ -192,9 +219,18 @@ class HandRenderer:
         self.tex = (m.positions - self.origin) @ self.frame.T / self.palm
         self.attr = self._vertex_attributes()
         self.kp_radius = self._keypoint_radii()
-        self._forearm_faces = None
-        self.vbo = self.ctx.buffer(reserve=(len(m.positions) + 4096) * 13 * 4, dynamic=True)
-        self.ibo = None
+        hand = np.concatenate([m.positions, m.normals, self.tex, self.attr, m.weights],
+                              axis=1).astype("f4")
+        self.hand_vao = self.ctx.vertex_array(self.prog, [
+            (self.ctx.buffer(hand.tobytes()), "3f 3f 3f 4f 4f", "in_pos", "in_nrm", "in_tex",
+             "in_attr", "in_weights"),
+            (self.ctx.buffer(m.joints.astype("i4").tobytes()), "4i", "in_joints"),
+        ], self.ctx.buffer(m.indices.astype("i4").tobytes()))
+        self.arm_vbo = self.ctx.buffer(reserve=_FOREARM_RINGS * _FOREARM_SEGMENTS * 13 * 4,
+                                       dynamic=True)
+        self.arm_vao = self.ctx.vertex_array(self.prog, [
+            (self.arm_vbo, "3f 3f 3f 4f", "in_pos", "in_nrm", "in_tex", "in_attr")],
+            self.ctx.buffer(_tube_faces(_FOREARM_RINGS).tobytes()))
 
     def _vertex_attributes(self) -> np.ndarray:
         """(V, 4): crease (weights split between two joints), nail (dorsal distal tip), sleeve
@@ -231,13 +267,15 @@ class HandRenderer:
     # ------------------------------------------------------------ geometry of one sample
     def _forearm(self, rng, sleeve: bool):
         """Forearm vertices in the hand frame (palm lengths): an elliptic tube bent at the wrist.
-        Returns positions (N, 3), normals (N, 3), tex (N, 3), attr (N, 4), faces (M * 3,)."""
+        Returns positions (N, 3), normals (N, 3), tex (N, 3), attr (N, 4) of
+        `_FOREARM_RINGS` rings of `_FOREARM_SEGMENTS` vertices."""
         flex = math.radians(rng.uniform(-40, 35))  # + bends the forearm to the dorsal side
         dev = math.radians(rng.uniform(-15, 15))
         t_sleeve = rng.uniform(0.4, 2.5) if sleeve else 1e9
-        ts = np.array([0.12, 0.4, 0.9, 1.6, 2.5, 3.5, 4.5])
-        if sleeve:  # two rings at the cuff: a step in radius
-            ts = np.sort(np.concatenate([ts, [t_sleeve, t_sleeve + 1e-3]]))
+        # always _FOREARM_RINGS rings (one index buffer): with a sleeve, two of them make the
+        # step in radius at the cuff
+        extra = [t_sleeve, t_sleeve + 1e-3] if sleeve else [3.0, 4.0]
+        ts = np.sort(np.concatenate([[0.12, 0.4, 0.9, 1.6, 2.5, 3.5, 4.5], extra]))
         rx, rz = 0.29 * rng.uniform(0.9, 1.12), 0.2 * rng.uniform(0.9, 1.12)
         on_sleeve = (ts > t_sleeve).astype(np.float64)
         # the forearm widens towards the elbow (~2.8 palm lengths), then stays
@@ -252,7 +290,7 @@ class HandRenderer:
         attr = np.zeros(ring.shape[:2] + (4,))
         attr[..., 2] = on_sleeve[:, None]
         return (ring.reshape(-1, 3) @ rot.T, nrm.reshape(-1, 3) @ rot.T, tex.reshape(-1, 3),
-                attr.reshape(-1, 4), _tube_faces(len(ts)))
+                attr.reshape(-1, 4))
 
     def render(self, rng: np.random.Generator, *, pose: np.ndarray | None = None,
                rotation: np.ndarray | None = None, is_left: bool | None = None
@@ -266,14 +304,11 @@ class HandRenderer:
         if pose is not None:
             target = np.asarray(pose, np.float64)
         skin_m, joints = hand_mesh.pose(m, target)
-        verts, nrms = hand_mesh.skin_vertices(m, skin_m)
         # mesh space -> hand frame (palm lengths) -> camera (metres)
         to_hand = self.frame / self.palm
-        v_h = (verts - self.origin) @ to_hand.T
-        n_h = nrms @ self.frame.T
         kp_h = (joints[m.keypoint_joints] - self.origin) @ to_hand.T
         sleeve = rng.random() < 0.55
-        f_pos, f_nrm, f_tex, f_attr, f_faces = self._forearm(rng, sleeve)
+        arm = self._forearm(rng, sleeve)
         rot = _random_rotation(rng)
         if rotation is not None:
             rot = np.asarray(rotation, np.float64)
@@ -293,18 +328,17 @@ class HandRenderer:
                           -(centre_px[1] - size / 2) * dist / focal, -dist]) - np.array(
                               [mid[0], mid[1], 0.0])
         kp_cam = kp_c + shift
-        cam = lambda p: p @ rot.T * scale + shift  # noqa: E731 - hand frame -> camera
-        pos = np.concatenate([cam(v_h), cam(f_pos)])
-        nrm = np.concatenate([n_h @ rot.T, f_nrm @ rot.T])
-        tex = np.concatenate([self.tex, f_tex])
-        attr = np.concatenate([self.attr, f_attr])
-        faces = np.concatenate([m.indices, f_faces + len(v_h)])
+        arm_model = np.eye(4)  # hand frame -> camera
+        arm_model[:3, :3], arm_model[:3, 3] = rot * scale, shift
+        mesh_to_hand = np.eye(4)
+        mesh_to_hand[:3, :3], mesh_to_hand[:3, 3] = to_hand, -to_hand @ self.origin
+        geometry = (skin_m, arm_model @ mesh_to_hand, arm_model, arm)
 
         bg = _scene_background(rng, size)
         # the scene lights the hand too: ambient light takes some of the background's colour
         env = (cv2.resize(bg, (4, 4), interpolation=cv2.INTER_AREA).reshape(-1, 3).mean(axis=0)
                / 255.0) ** 2.2
-        image, alpha, depth = self._draw(rng, pos, nrm, tex, attr, faces, focal, dist, env)
+        image, alpha, depth = self._draw(rng, geometry, focal, dist, env)
         kp = _project(kp_cam, focal, size)
         # self-occlusion: the surface at the joint's pixel lies well in front of the joint
         xi = np.clip(np.round(kp).astype(int), 0, size - 1)
@@ -321,15 +355,12 @@ class HandRenderer:
         return self._composite(rng, bg, image, alpha, kp.astype(np.float32), inside, occluded,
                                is_left, box_px)
 
-    def _draw(self, rng, pos, nrm, tex, attr, faces, focal, dist, env):
+    def _draw(self, rng, geometry, focal, dist, env):
+        """Light and draw the skinned hand and its forearm: RGB (S, S, 3) uint8, coverage
+        (S, S) uint8, linear depth (S, S) float32 (metres, 0 where nothing was drawn)."""
         size = self.size
-        data = np.concatenate([pos, nrm, tex, attr], axis=1).astype("f4")
-        if data.nbytes > self.vbo.size:
-            self.vbo.orphan(data.nbytes)
-        self.vbo.write(data.tobytes())
-        ibo = self.ctx.buffer(faces.astype("i4").tobytes())
-        vao = self.ctx.vertex_array(self.prog, [(self.vbo, "3f 3f 3f 4f", "in_pos", "in_nrm",
-                                                 "in_tex", "in_attr")], ibo)
+        skin_m, hand_model, arm_model, arm = geometry
+        self.arm_vbo.write(np.concatenate(arm, axis=1).astype("f4").tobytes())
         near, far = max(dist * 0.2, 0.01), dist * 20
         proj = np.array([[2 * focal / size, 0, 0, 0], [0, 2 * focal / size, 0, 0],
                          [0, 0, -(far + near) / (far - near), -2 * far * near / (far - near)],
@@ -371,11 +402,15 @@ class HandRenderer:
         self.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         self.ctx.enable(self.ctx.DEPTH_TEST)
         self.ctx.enable(self.ctx.CULL_FACE)  # the hand is closed, the tube wound outwards
-        vao.render()
+        u["bones"].write(np.ascontiguousarray(skin_m.transpose(0, 2, 1), "f4").tobytes())
+        u["model"].write(np.ascontiguousarray(hand_model.T, "f4").tobytes())
+        u["skinned"].value = 1
+        self.hand_vao.render()
+        u["model"].write(np.ascontiguousarray(arm_model.T, "f4").tobytes())
+        u["skinned"].value = 0
+        self.arm_vao.render()
         rgba = np.frombuffer(self.fbo.read(components=4, attachment=0), np.uint8)
         depth = np.frombuffer(self.fbo.read(components=1, attachment=1, dtype="f4"), np.float32)
-        vao.release()
-        ibo.release()
         rgba = rgba.reshape(size, size, 4)[::-1]
         depth = depth.reshape(size, size)[::-1]
         return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3]), depth
@@ -451,6 +486,7 @@ def _occluder(rng, img, occ, c, box_px):
 
 
 _FOREARM_SEGMENTS = 20
+_FOREARM_RINGS = 9
 _RING_ANG = np.linspace(0, 2 * np.pi, _FOREARM_SEGMENTS, endpoint=False)
 _RING_COS, _RING_SIN = np.cos(_RING_ANG), np.sin(_RING_ANG)
 
@@ -558,8 +594,7 @@ def _write_one(job) -> int:
 
 
 def _worker_init() -> None:
-    os.environ.setdefault("LP_NUM_THREADS", "1")  # one llvmpipe thread per worker process
-    cv2.setNumThreads(1)
+    cv2.setNumThreads(1)  # the worker processes are the parallelism
 
 
 def write_dataset(out: str | Path, count: int, seed: int, size: int = DEFAULT_SIZE,
