@@ -7,6 +7,7 @@ import click
 from handlite.cli.common import (emit_json, err, human, json_option, out, parse_int_list,
                                  parse_str_list, progress)
 from handlite.cli.device import device_options
+from handlite.text import safe
 
 
 class _BenchGroup(click.Group):
@@ -36,7 +37,7 @@ def parse_cmd(logfile: str, as_json: bool) -> None:
         emit_json(result)
         return
     run = result["inference"] or {}
-    out.print(f"format: {result['format']}")
+    out.print(f"format: {safe(result['format'])}")
     for label, key in (("init", "init_us"), ("first inference", "first_inference_us"),
                        ("warm-up avg", "warmup_avg_us"), ("inference avg", "inference_avg_us")):
         value = result[key]
@@ -53,7 +54,7 @@ def parse_cmd(logfile: str, as_json: bool) -> None:
         d = result["delegation"]
         partial = " [yellow](partial)[/]" if d["partial"] else ""
         out.print(f"{'delegation':>16}: {d['delegated_nodes']}/{d['total_nodes']} nodes "
-                  f"({d['delegate']}){partial}")
+                  f"({safe(d['delegate'])}){partial}")
 
 
 @bench.command("run")
@@ -132,24 +133,26 @@ def run_cmd(models, device_opts, threads, delegate, runner, benchmark_binary, pa
             plan.parity.prepare(plan.models)
     devices = device_opts.open()
     with progress() as bar:
-        tasks = {d.serial: bar.add_task(d.serial, total=len(cells)) for d in devices}
+        tasks = {d.serial: bar.add_task(safe(d.serial), total=len(cells)) for d in devices}
 
         def on_event(serial, kind, info):
             task = tasks[serial]
             cell = info.get("cell")
-            what = f"{cell.model.name} {cell.delegate} t{cell.threads}" if cell else ""
+            # serials, file names and tool messages are data: escaped before rich sees them
+            what = safe(f"{cell.model.name} {cell.delegate} t{cell.threads}") if cell else ""
+            who = safe(serial)
             if kind == "cell":
-                bar.update(task, description=f"{serial}: {what}")
+                bar.update(task, description=f"{who}: {what}")
             elif kind in ("done", "skip", "fail"):
                 bar.advance(task)
                 if kind == "fail":
-                    err.print(f"[red]failed[/] {serial} {what}: {info.get('error')}")
+                    err.print(f"[red]failed[/] {who} {what}: {safe(info.get('error'))}")
                 elif kind == "done":
                     fps = info["record"]["stats"].get("fps")
-                    bar.update(task, description=f"{serial}: {what} "
+                    bar.update(task, description=f"{who}: {what} "
                                f"{'' if fps is None else f'{fps:.1f} fps'}")
             elif kind == "wait":
-                bar.update(task, description=f"{serial}: {info['message']}")
+                bar.update(task, description=f"{who}: {safe(info['message'])}")
 
         result = run_sweep(plan, devices, on_event)
     parity_failed = [r for r in result.records if r.get("parity")
@@ -159,10 +162,11 @@ def run_cmd(models, device_opts, threads, delegate, runner, benchmark_binary, pa
                                        "parity_failed": len(parity_failed)})
     for r in parity_failed:
         p = r["parity"]
-        err.print(f"[red]parity failed[/] {r['target']['id']} {r['model']['name']} "
-                  f"{r['settings']['delegate']} t{r['settings']['threads']}: "
-                  f"{'; '.join(p.get('failures') or [p.get('error') or '?'])}")
-    if result.failed or parity_failed:
+        err.print("[red]parity failed[/] " + safe(
+            f"{r['target']['id']} {r['model']['name']} {r['settings']['delegate']} "
+            f"t{r['settings']['threads']}: "
+            f"{'; '.join(p.get('failures') or [p.get('error') or '?'])}"))
+    if result.failed or result.invalid or parity_failed:
         raise click.exceptions.Exit(1)
 
 
@@ -174,7 +178,7 @@ def _render(records, as_json, extra) -> None:
     for table in results_tables(records):
         human(as_json).print(table)
     if extra.get("skipped"):
-        err.print(f"skipped {extra['skipped']} cell(s) already in {extra.get('out')}")
+        err.print(safe(f"skipped {extra['skipped']} cell(s) already in {extra.get('out')}"))
 
 
 def _run_host(models, threads, delegates, runs, warmup, min_secs, out_file, as_json) -> None:
