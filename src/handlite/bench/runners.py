@@ -78,6 +78,8 @@ class RunResult:
     runtime: dict[str, Any] = field(default_factory=dict)
     device_s: float = 0.0
     raw_output: str = ""
+    #: why the tool's numbers cannot be real (the record is then `invalid`), else None
+    invalid: str | None = None
 
 
 def _q(value: Any) -> str:
@@ -229,6 +231,12 @@ class BenchmarkModelRunner(Runner):
         if code not in (0, None):
             raise BenchmarkError(f"benchmark_model exited {code} on {device.serial} after "
                                  "printing timings")
+        if parsed["status"] == "invalid":
+            # impossible numbers are kept out of the stats: the record says why instead
+            return RunResult(stats={}, device_s=device_s, raw_output=output,
+                             runtime={"name": "benchmark_model",
+                                      "version": f"sha256:{self.sha[:12]}"},
+                             invalid="; ".join(parsed["invalid_reasons"]))
         stats, flags = stats_from_tool(parsed)
         delegation = None
         if parsed["delegation"]:
