@@ -93,10 +93,13 @@ def parse_cmd(logfile: str, as_json: bool) -> None:
               help="The Keras model (.keras) the variants were exported from.")
 @click.option("--parity-data", default="synth", show_default=True,
               help="Data set whose first crop is the parity input.")
+@click.option("--allow-nan", is_flag=True,
+              help="Host: time models whose outputs hold NaN/Inf instead of failing the cell.")
 @json_option
 def run_cmd(models, device_opts, threads, delegate, runner, benchmark_binary, package, runs,
             warmup, min_secs, out_file, resume, cooldown, thermal_threshold, max_wait, repeats,
-            max_spread, pin_big_cores, check_parity, reference, parity_data, as_json) -> None:
+            max_spread, pin_big_cores, check_parity, reference, parity_data, allow_nan,
+            as_json) -> None:
     """Benchmark MODELS on --device (every model x threads x delegate); --device host
     benchmarks this machine."""
     from handlite.errors import UsageError
@@ -105,7 +108,8 @@ def run_cmd(models, device_opts, threads, delegate, runner, benchmark_binary, pa
     if device_opts.device == "host":
         if check_parity:
             raise UsageError("--check-parity is for devices; on the host use `handlite parity`")
-        _run_host(models, thread_list, delegates, runs, warmup, min_secs, out_file, as_json)
+        _run_host(models, thread_list, delegates, runs, warmup, min_secs, out_file, as_json,
+                  allow_nan)
         return
     if check_parity and not reference:
         raise UsageError("--check-parity needs --reference MODEL.keras")
@@ -181,7 +185,8 @@ def _render(records, as_json, extra) -> None:
         err.print(safe(f"skipped {extra['skipped']} cell(s) already in {extra.get('out')}"))
 
 
-def _run_host(models, threads, delegates, runs, warmup, min_secs, out_file, as_json) -> None:
+def _run_host(models, threads, delegates, runs, warmup, min_secs, out_file, as_json,
+              allow_nan=False) -> None:
     from handlite.errors import UsageError
     if delegates not in (["cpu"], ["xnnpack"]):
         raise UsageError("the host benchmark runs the CPU (XNNPACK) kernels only")
@@ -192,7 +197,8 @@ def _run_host(models, threads, delegates, runs, warmup, min_secs, out_file, as_j
             from None
     from handlite.bench.store import append_record
     with progress() as bar:
-        records = run_host_bench(list(models), threads, runs, warmup, min_secs, bar)
+        records = run_host_bench(list(models), threads, runs, warmup, min_secs, bar,
+                                 allow_nan=allow_nan)
     if out_file:
         for record in records:
             append_record(out_file, record)

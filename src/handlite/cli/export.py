@@ -164,7 +164,12 @@ def parity(model, tflite, data, count, junit_path, per_keypoint, as_json):
                                  if result.failures else ""))
             bar.advance(task)
 
-        report = run_parity(model, list(tflite), data=data, count=count, on_done=done)
+        def failed(error):
+            bar.console.print(f"[red]ERROR[/] {safe(error['variant'])}: {safe(error['error'])}")
+            bar.advance(task)
+
+        report = run_parity(model, list(tflite), data=data, count=count, on_done=done,
+                            on_error=failed)
     if junit_path:
         write_junit(report, junit_path)
     if as_json:
@@ -196,6 +201,9 @@ def parity(model, tflite, data, count, junit_path, per_keypoint, as_json):
                 kp_table.add_row(row["keypoint"], *(f"{r.per_keypoint[i]['epe_mean_px']:.3f}"
                                                      for r in report.results))
             human(as_json).print(kp_table)
+    if report.errors:
+        from handlite.errors import ModelError
+        raise ModelError("; ".join(e["error"] for e in report.errors))
     if not report.passed:
         failed = [r.variant for r in report.results if not r.passed]
         raise ParityFailed(f"parity failed for {', '.join(failed)}")

@@ -32,8 +32,10 @@ def _parse_box(value: str | None) -> tuple[float, float, float, float] | None:
               help="Write the image with the skeleton drawn on it (.png/.jpg).")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
               help="Interpreter CPU threads.")
+@click.option("--allow-nan", is_flag=True,
+              help="Decode outputs that hold NaN/Inf instead of failing (exit 1) on them.")
 @json_option
-def predict(model, image, box, left, out_path, threads, as_json):
+def predict(model, image, box, left, out_path, threads, allow_nan, as_json):
     """Keypoints of the hand in IMAGE with the exported MODEL (.tflite with handlite metadata).
 
     Prints the 21 keypoints (image pixels) with scores and the time of each step.
@@ -41,7 +43,7 @@ def predict(model, image, box, left, out_path, threads, as_json):
     from handlite.runtime import draw_skeleton, predict_file, save_image
 
     pred, runtime, rgb = predict_file(model, image, box=_parse_box(box), left=left,
-                                      threads=threads)
+                                      threads=threads, allow_nan=allow_nan)
     if out_path:
         save_image(out_path, draw_skeleton(rgb, pred.keypoints, runtime.skeleton,
                                            pred.scores, pred.crop))
