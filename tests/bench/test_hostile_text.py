@@ -44,5 +44,8 @@ def test_bench_parse_of_invalid_output_says_why(tmp_path, run_cli):
     log.write_text("count=50 first=-18200 curr=-18200 min=-18200 max=-18000 avg=-18100 std=1\n")
     code, out, err = run_cli("bench", "parse", str(log), "--json")
     import json
+    assert code == 1
     doc = json.loads(out)
     assert doc["status"] == "invalid" and doc["invalid_reasons"]
+    code, out, err = run_cli("bench", "parse", str(log))
+    assert code == 1 and "invalid" in err and "negative" in err

@@ -35,9 +35,14 @@ def parse_cmd(logfile: str, as_json: bool) -> None:
     result.pop("count_lines", None)
     if as_json:
         emit_json(result)
+        if result["status"] == "invalid":
+            raise click.exceptions.Exit(1)
         return
     run = result["inference"] or {}
     out.print(f"format: {safe(result['format'])}")
+    if result["status"] == "invalid":
+        # numbers that cannot be real are shown as such, never as a result
+        err.print(f"[red]invalid[/]: {safe('; '.join(result['invalid_reasons']))}")
     for label, key in (("init", "init_us"), ("first inference", "first_inference_us"),
                        ("warm-up avg", "warmup_avg_us"), ("inference avg", "inference_avg_us")):
         value = result[key]
@@ -55,6 +60,8 @@ def parse_cmd(logfile: str, as_json: bool) -> None:
         partial = " [yellow](partial)[/]" if d["partial"] else ""
         out.print(f"{'delegation':>16}: {d['delegated_nodes']}/{d['total_nodes']} nodes "
                   f"({safe(d['delegate'])}){partial}")
+    if result["status"] == "invalid":
+        raise click.exceptions.Exit(1)
 
 
 @bench.command("run")
