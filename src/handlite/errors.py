@@ -61,6 +61,10 @@ class ParityFailed(CheckFailed):
     """A TFLite variant's keypoints differ from the Keras reference beyond tolerance."""
 
 
+class NonFiniteOutput(CheckFailed):
+    """A model produced NaN or Inf where numbers were expected (exit 1; --allow-nan decodes)."""
+
+
 class RegressionFound(CheckFailed):
     """A benchmark comparison found cells slower than the threshold allows."""
 

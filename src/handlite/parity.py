@@ -23,7 +23,7 @@ import numpy as np
 
 from handlite.codec import DecodeSettings, HeatmapCodec
 from handlite.config import DEFAULTS
-from handlite.errors import ModelError, UsageError
+from handlite.errors import HandliteError, ModelError, UsageError
 from handlite.keypoints import KEYPOINT_NAMES
 from handlite.variants import Tolerances, get_variant, tolerances as precision_tolerances
 
@@ -260,8 +260,19 @@ class TFLiteModel:
             x = np.clip(np.rint(x / scale) + zero, info.min, info.max)
         return x.astype(dtype)
 
+    def check_input(self, images_u8: np.ndarray) -> None:
+        """One-line ModelError naming the file and both shapes when the model's input does
+        not take the crops its own metadata asks for."""
+        want = tuple(int(v) for v in self.input["shape"])
+        got = (1, *images_u8.shape[1:])
+        if want != got:
+            raise ModelError(f"{self.path}: the model's input shape {want} does not match "
+                             f"its metadata (input_size {self.meta.get('input_size')} -> "
+                             f"crops {got})")
+
     def run(self, images_u8: np.ndarray) -> dict[str, np.ndarray]:
         """(N, S, S, 3) uint8 -> {"heatmaps": (N, H, W, K+1)} or {"keypoints", "scores"}."""
+        self.check_input(images_u8)
         collected: dict[str, list] = {}
         for image in images_u8:
             self.interp.set_tensor(self.input["index"], self._input(image))
@@ -281,28 +292,31 @@ class ParityReport:
     data: str
     results: list[ParityResult] = field(default_factory=list)
     seconds: float = 0.0
+    #: variants that could not be evaluated: {"file", "variant", "error"} (one line each)
+    errors: list[dict] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        return bool(self.results) and all(r.passed for r in self.results)
+        return bool(self.results) and not self.errors and all(r.passed for r in self.results)
 
     def to_dict(self) -> dict:
         return {"model": self.model, "data": self.data, "passed": self.passed,
                 "seconds": round(self.seconds, 3),
-                "variants": [r.to_dict() for r in self.results]}
+                "variants": [r.to_dict() for r in self.results], "errors": list(self.errors)}
 
 
 def run_parity(model_path: str | Path, tflite_paths: list[str | Path], *, data: str = "synth",
-               count: int = 64, threads: int = 2, on_done=None) -> ParityReport:
+               count: int = 64, threads: int = 2, on_done=None,
+               on_error=None) -> ParityReport:
     """Run the Keras model and each .tflite on the same `count` crops and compare.
 
     Every file is opened (and its metadata checked) before anything runs, so a bad path is a
-    ModelError up front rather than a half-finished report.
+    ModelError up front rather than a half-finished report. A variant that then cannot run
+    (its input shape disagrees with its metadata, the interpreter fails) is listed in
+    `report.errors` with one line naming the file, and the others still run.
     """
-    from handlite.data import load_eval_set
-    from handlite.data.pipeline import normalize
     from handlite.metadata import sha256_file
-    from handlite.model import load_model, rebuild
+    from handlite.model import load_model
 
     if not tflite_paths:
         raise UsageError("give at least one .tflite file")
@@ -315,32 +329,51 @@ def run_parity(model_path: str | Path, tflite_paths: list[str | Path], *, data: 
     report = ParityReport(str(model_path), data)
     nets, refs, sample_sets = {}, {}, {}
     for cand in candidates:
-        meta = cand.meta
-        size = int(meta["input_size"])
-        if size not in sample_sets:
-            sample_sets[size] = load_eval_set(data, size, count)
-            net = keras_model if keras_model.input_shape[1] == size else rebuild(keras_model,
-                                                                                 size)
-            nets[size] = net
-            refs[size] = np.asarray(net.predict(normalize(sample_sets[size].images),
-                                                batch_size=16, verbose=0), np.float32)
-        samples = sample_sets[size]
-        t0 = time.perf_counter()
-        outputs = cand.run(samples.images)
-        result = compare_outputs(
-            refs[size], outputs, meta["precision"], variant=cand.variant, input_size=size,
-            stride=int(meta["stride"]), settings=DecodeSettings(**meta["decode"]),
-            ground_truth=samples.keypoints, visible=samples.visible)
-        result.file = str(cand.path)
-        if meta.get("source_model_sha256"):
-            result.source_model_match = meta["source_model_sha256"] == source_sha
-        result.precision = meta["precision"]
-        result.seconds = round(time.perf_counter() - t0, 3)
-        report.results.append(result)
-        if on_done:
-            on_done(result)
+        try:
+            _evaluate(cand, keras_model, source_sha, data, count, nets, refs, sample_sets,
+                      report, on_done)
+        except (HandliteError, ValueError) as exc:
+            # one variant that cannot run must not hide the others' results (or the JUnit)
+            message = str(exc) if isinstance(exc, HandliteError) else \
+                f"{cand.path}: {str(exc).strip().splitlines()[-1] if str(exc) else exc}"
+            report.errors.append({"file": str(cand.path), "variant": cand.variant,
+                                  "error": message})
+            if on_error:
+                on_error(report.errors[-1])
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _evaluate(cand, keras_model, source_sha, data, count, nets, refs, sample_sets, report,
+              on_done) -> None:
+    from handlite.data import load_eval_set
+    from handlite.data.pipeline import normalize
+    from handlite.model import rebuild
+
+    meta = cand.meta
+    size = int(meta["input_size"])
+    if size not in sample_sets:
+        sample_sets[size] = load_eval_set(data, size, count)
+        net = keras_model if keras_model.input_shape[1] == size else rebuild(keras_model,
+                                                                             size)
+        nets[size] = net
+        refs[size] = np.asarray(net.predict(normalize(sample_sets[size].images),
+                                            batch_size=16, verbose=0), np.float32)
+    samples = sample_sets[size]
+    t0 = time.perf_counter()
+    outputs = cand.run(samples.images)
+    result = compare_outputs(
+        refs[size], outputs, meta["precision"], variant=cand.variant, input_size=size,
+        stride=int(meta["stride"]), settings=DecodeSettings(**meta["decode"]),
+        ground_truth=samples.keypoints, visible=samples.visible)
+    result.file = str(cand.path)
+    if meta.get("source_model_sha256"):
+        result.source_model_match = meta["source_model_sha256"] == source_sha
+    result.precision = meta["precision"]
+    result.seconds = round(time.perf_counter() - t0, 3)
+    report.results.append(result)
+    if on_done:
+        on_done(result)
 
 
 # ---------------------------------------------------------------------------- JUnit
@@ -349,11 +382,20 @@ def junit_xml(report: ParityReport, suite: str = "handlite.parity") -> str:
     import json
 
     failures = sum(not r.passed for r in report.results)
+    errors = len(report.errors)
+    tests = len(report.results) + errors
     lines = ['<?xml version="1.0" encoding="UTF-8"?>',
-             f'<testsuites name={quoteattr(suite)} tests="{len(report.results)}" '
-             f'failures="{failures}" time="{report.seconds:.3f}">',
-             f'  <testsuite name={quoteattr(suite)} tests="{len(report.results)}" '
-             f'failures="{failures}" errors="0" skipped="0" time="{report.seconds:.3f}">']
+             f'<testsuites name={quoteattr(suite)} tests="{tests}" '
+             f'failures="{failures}" errors="{errors}" time="{report.seconds:.3f}">',
+             f'  <testsuite name={quoteattr(suite)} tests="{tests}" '
+             f'failures="{failures}" errors="{errors}" skipped="0" '
+             f'time="{report.seconds:.3f}">']
+    for e in report.errors:
+        lines.append(f'    <testcase classname={quoteattr(suite)} name={quoteattr(e["variant"])} '
+                     'time="0.000">')
+        lines.append(f'      <error message={quoteattr(e["error"])} type="ModelError">'
+                     f'{escape(e["error"])}</error>')
+        lines.append("    </testcase>")
     for r in report.results:
         lines.append(f'    <testcase classname={quoteattr(suite)} name={quoteattr(r.variant)} '
                      f'time="{r.seconds:.3f}">')

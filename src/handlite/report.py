@@ -12,13 +12,19 @@ from typing import Any
 
 from rich.table import Table
 
+from handlite.text import safe
+
 
 def _fmt(value: Any, digits: int = 2) -> str:
     if value is None:
         return "—"
     if isinstance(value, float):
         return f"{value:.{digits}f}"
-    return str(value)
+    return safe(value)  # records are files: a value there may hold markup
+
+
+def _num_key(value: Any) -> tuple:
+    return (0, value, "") if isinstance(value, (int, float)) else (1, 0, str(value))
 
 
 def _target_label(record: Mapping[str, Any]) -> str:
@@ -43,19 +49,20 @@ def results_tables(records: Sequence[Mapping[str, Any]]) -> list[Table]:
     """One table per target: a row per cell with median/p90/mean latency, fps and flags."""
     tables = []
     for label, rows in group_by_target(records).items():
-        table = Table(title=label, title_justify="left")
+        table = Table(title=safe(label), title_justify="left")
         for col, just in (("model", "left"), ("runner", "left"), ("delegate", "left"),
                           ("threads", "right"), ("median ms", "right"), ("p90 ms", "right"),
                           ("mean ms", "right"), ("fps", "right"), ("status / flags", "left")):
             table.add_column(col, justify=just)
-        rows = sorted(rows, key=lambda r: (_model_label(r), r["settings"].get("runner") or "",
-                                           r["settings"].get("delegate") or "",
-                                           r["settings"].get("threads") or 0))
+        rows = sorted(rows, key=lambda r: (str(_model_label(r)),
+                                           str((r.get("settings") or {}).get("runner") or ""),
+                                           str((r.get("settings") or {}).get("delegate") or ""),
+                                           _num_key((r.get("settings") or {}).get("threads"))))
         for r in rows:
             s = r.get("settings") or {}
             stats = r.get("stats") or {}
             lat = stats.get("pipeline") or stats.get("invoke") or {}
-            note = ", ".join(r.get("flags") or [])
+            note = safe(", ".join(map(str, r.get("flags") or [])))
             parity = r.get("parity")
             if parity:  # on-device parity: the verdict and its worst keypoint distance
                 epe = parity.get("keypoint_epe_max_px")
@@ -63,8 +70,9 @@ def results_tables(records: Sequence[Mapping[str, Any]]) -> list[Table]:
                            else "[red]parity FAILED[/]")
                 note = ", ".join(filter(None, [f"{verdict} (max {_fmt(epe, 3)} px)", note]))
             if r.get("status") != "ok":
-                note = f"[red]failed[/]: {r.get('error')}"
-            table.add_row(_model_label(r), s.get("runner"), s.get("delegate"),
+                # `invalid`: the tool printed numbers that cannot be real (bench.parser)
+                note = f"[red]{safe(r.get('status') or 'failed')}[/]: {safe(r.get('error'))}"
+            table.add_row(safe(_model_label(r)), safe(s.get("runner")), safe(s.get("delegate")),
                           _fmt(s.get("threads")), _fmt(lat.get("median_ms")),
                           _fmt(lat.get("p90_ms")), _fmt(lat.get("mean_ms")),
                           _fmt(stats.get("fps"), 1), note)
@@ -82,8 +90,8 @@ def compare_table(result: Mapping[str, Any]) -> Table:
         change = "—" if row["change"] is None else f"{row['change'] * 100:+.1f}%"
         if row["regressed"]:
             change = f"[red]{change}[/]"
-        table.add_row(str(row["target"]), str(row["model"]), str(row["runner"]),
-                      str(row["delegate"]), str(row["threads"]), _fmt(row["old_ms"]),
+        table.add_row(safe(row["target"]), safe(row["model"]), safe(row["runner"]),
+                      safe(row["delegate"]), safe(row["threads"]), _fmt(row["old_ms"]),
                       _fmt(row["new_ms"]), change)
     return table
 

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from handlite.errors import InputError, ModelError, UsageError
+from handlite.errors import InputError, ModelError, NonFiniteOutput, UsageError
 
 #: resize methods offered; bilinear is the default because area averaging costs ~8x more on
 #: a 400 px crop (0.8 ms vs 0.1 ms here), which alone would exceed the 5% overhead budget.
@@ -247,9 +247,13 @@ class HandRuntime:
     """
 
     def __init__(self, model: str | Path | bytes, threads: int = 1, *,
-                 require_metadata: bool = True, interpolation: str = "linear"):
+                 require_metadata: bool = True, interpolation: str = "linear",
+                 allow_nan: bool = False):
         from handlite.metadata import read_metadata
 
+        #: False: outputs with NaN/Inf raise NonFiniteOutput (exit 1) instead of decoding
+        #: to made-up keypoints; True: decode them anyway, quietly (no numpy warnings)
+        self.allow_nan = bool(allow_nan)
         if int(threads) <= 0:
             raise UsageError(f"threads must be positive, got {threads}")
         if interpolation not in INTERPOLATIONS:
@@ -432,6 +436,8 @@ class HandRuntime:
         if self.codec is None:
             kp = self._read_float(self._kp_out)[0].astype(np.float32)
             sc = self._read_float(self._score_out)[0].astype(np.float32)
+            self._check_finite(kp, "keypoints")
+            self._check_finite(sc, "scores")
             return kp, sc
         # A view into the interpreter's output buffer: decoded before the next invoke, and
         # never kept. Quantised maps are decoded from their bytes (no float copy).
@@ -440,9 +446,24 @@ class HandRuntime:
             kp, sc = self._decode_q(raw[0])
             kp, sc = kp.copy(), sc.copy()  # the bound decoder reuses its arrays
         else:
-            kp, sc = self.codec.decode(raw[0])
+            # integer maps cannot hold NaN; float ones are checked before the softmax turns
+            # a NaN into 21 keypoints at one made-up spot
+            self._check_finite(raw[0], "heatmaps")
+            with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+                kp, sc = self.codec.decode(raw[0])
         del raw
         return kp, sc
+
+    def _check_finite(self, value: np.ndarray, what: str) -> None:
+        if self.allow_nan:
+            return
+        finite = np.isfinite(value)
+        if not finite.all():
+            bad = int(value.size - np.count_nonzero(finite))
+            raise NonFiniteOutput(
+                f"{self.where}: the model's {what} output holds NaN or Inf ({bad} of "
+                f"{value.size} values); its keypoints would be meaningless",
+                hint="pass --allow-nan to decode them anyway")
 
     def _read_float(self, detail) -> np.ndarray:
         value = self._interp.get_tensor(detail["index"])
@@ -521,9 +542,10 @@ def check_image(image: Any) -> None:
 
 
 def predict_file(model: str | Path, image: str | Path, box=None, left: bool = False,
-                 threads: int = 1) -> tuple[Prediction, HandRuntime, np.ndarray]:
+                 threads: int = 1, allow_nan: bool = False
+                 ) -> tuple[Prediction, HandRuntime, np.ndarray]:
     """Load `model` and `image`, run the pipeline once; returns (prediction, runtime, image)."""
-    runtime = HandRuntime(model, threads)
+    runtime = HandRuntime(model, threads, allow_nan=allow_nan)
     rgb = load_image(image)
     return runtime.predict(rgb, box=box, left=left), runtime, rgb
 

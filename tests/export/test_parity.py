@@ -117,3 +117,31 @@ def test_compare_outputs_dequantises_and_takes_keypoints():
     assert direct.output_kind == "keypoints" and direct.heatmap_max_abs is None
     assert direct.keypoint_epe_max_px == pytest.approx(0.001 * 2 ** 0.5, rel=1e-2)
     assert direct.passed and direct.precision == "float32"
+
+
+def test_shape_mismatch_is_one_line_and_junit_keeps_every_variant(tiny_model, exported, run_cli,
+                                                                  tmp_path):
+    """A file whose metadata asks for crops its input does not take: one line naming the file
+    and both shapes; the variants that ran (and passed) are still in the JUnit file."""
+    import shutil
+
+    from handlite.metadata import read_metadata, write_metadata
+
+    path, _ = tiny_model
+    good = _file(exported, "float32")
+    odd = tmp_path / "handlite_64_dynamic.tflite"
+    shutil.copy(_file(exported, "dynamic"), odd)
+    meta = read_metadata(odd, required=True)
+    write_metadata(odd, {**meta, "input_size": 32})
+    junit = tmp_path / "parity.xml"
+    code, out, err = run_cli("parity", path, good, odd, "--count", "4", "--junit", junit)
+    assert code == 2, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: ") and str(odd) in last
+    assert "(1, 64, 64, 3)" in last and "(1, 32, 32, 3)" in last
+    assert "Traceback" not in err and "ValueError" not in last
+    cases = ET.parse(junit).getroot().findall(".//testcase")
+    by_name = {c.get("name"): c for c in cases}
+    assert len(cases) == 2
+    assert by_name[f"{SIZE}_float32"].find("failure") is None
+    assert any(c.find("error") is not None for c in cases)

@@ -81,3 +81,47 @@ def test_wrong_input_shape(run_cli, dot_models, dot_png, tmp_path):
 def test_bad_box(run_cli, dot_models, dot_png, box):
     assert "box" in _one_line_exit_2(run_cli("predict", dot_models["float32"], dot_png,
                                              "--box", box))
+
+
+@pytest.fixture(scope="module")
+def nan_model(tmp_path_factory):
+    """The dot model with a NaN bias: every heatmap value is NaN."""
+    from conftest import _convert, _dot_keras, _with_metadata
+
+    model = _dot_keras()
+    kernel, bias = model.get_layer("heatmaps").get_weights()
+    model.get_layer("heatmaps").set_weights([kernel, np.full_like(bias, np.nan)])
+    path = tmp_path_factory.mktemp("nan") / "handlite_64_float32.tflite"
+    path.write_bytes(bytes(_with_metadata(_convert(model, "float32"), "float32")))
+    return path
+
+
+def test_nan_outputs_are_one_error_exit_1(run_cli, nan_model, dot_png):
+    """Before: exit 0 with 21 keypoints at one made-up spot and a numpy RuntimeWarning."""
+    code, out, err = run_cli("predict", nan_model, dot_png, "--json")
+    assert code == 1, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert "NaN or Inf" in lines[0] and "--allow-nan" in lines[0]
+    assert "Warning" not in err and out == ""
+
+
+def test_allow_nan_decodes_quietly(run_cli, nan_model, dot_png, recwarn):
+    code, out, err = run_cli("predict", nan_model, dot_png, "--json", "--allow-nan")
+    assert code == 0, err
+    assert "Warning" not in err
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    assert len(json.loads(out)["keypoints"]) == 21
+
+
+def test_host_bench_fails_the_nan_cell(run_cli, nan_model):
+    code, out, err = run_cli("bench", nan_model, "--device", "host", "--runs", "3",
+                             "--warmup", "1", "--json")
+    assert code == 1
+    (record,) = json.loads(out)["records"]
+    assert record["status"] == "failed" and "NaN or Inf" in record["error"]
+    assert "Warning" not in err
+    code, out, err = run_cli("bench", nan_model, "--device", "host", "--runs", "3",
+                             "--warmup", "1", "--json", "--allow-nan")
+    assert code == 0, out
+    assert "Warning" not in err

@@ -126,8 +126,9 @@ class _Cell:
     """One model loaded at one thread count, with its timing step and collected samples."""
 
     def __init__(self, path, threads: int, runs: int, warmup: int, min_secs: float,
-                 progress: Any, target: dict[str, Any]):
+                 progress: Any, target: dict[str, Any], allow_nan: bool = False):
         self.path, self.threads = path, int(threads)
+        self.allow_nan = allow_nan
         self.runs, self.warmup, self.min_secs = runs, warmup, min_secs
         self.info = model_info(path)
         self.target = target
@@ -147,7 +148,8 @@ class _Cell:
 
         self.report.start(f"{self.info['name']} t{self.threads}", self.runs)
         try:
-            self.runtime = HandRuntime(self.path, self.threads, require_metadata=False)
+            self.runtime = HandRuntime(self.path, self.threads, require_metadata=False,
+                                       allow_nan=self.allow_nan)
             self._prepare()
             first, warm = None, []
             for i in range(self.warmup):
@@ -189,9 +191,12 @@ class _Cell:
             # pipeline would not be one
             _cv2_threads(self.threads)
         start = time.perf_counter()
-        for _ in range(n):
-            for key, value in self._step().items():
-                self.samples[key].append(value)
+        try:
+            for _ in range(n):
+                for key, value in self._step().items():
+                    self.samples[key].append(value)
+        except HandliteError as exc:  # e.g. NaN outputs: this cell fails, the others run
+            self.error = str(exc)
         self.seconds += time.perf_counter() - start
         count = len(self.samples["invoke"])
         self.report.advance(count, max(self.runs, count))
@@ -228,9 +233,11 @@ class _Cell:
 
 
 def bench_cell(path: str | Path, threads: int, runs: int, warmup: int, min_secs: float,
-               progress: Any = None, target: dict[str, Any] | None = None) -> dict[str, Any]:
+               progress: Any = None, target: dict[str, Any] | None = None,
+               allow_nan: bool = False) -> dict[str, Any]:
     """One `handlite.bench/1` record for `path` at `threads` (a failed record on error)."""
-    cell = _Cell(path, threads, runs, warmup, min_secs, progress, target or host_target())
+    cell = _Cell(path, threads, runs, warmup, min_secs, progress, target or host_target(),
+                 allow_nan)
     cell.load()
     while not cell.done:
         cell.run(1)
@@ -239,7 +246,7 @@ def bench_cell(path: str | Path, threads: int, runs: int, warmup: int, min_secs:
 
 def run_host_bench(models: Sequence[str | Path], threads: Sequence[int] = (1,), runs: int = 50,
                    warmup: int = 5, min_secs: float = 0.0, progress: Any = None,
-                   interleave: int = 0) -> list[dict[str, Any]]:
+                   interleave: int = 0, allow_nan: bool = False) -> list[dict[str, Any]]:
     """Benchmark every model x thread count on this host; one record per cell, in order.
 
     `progress` is None, a `rich.progress.Progress` (one task per cell), or a callback
@@ -268,9 +275,9 @@ def run_host_bench(models: Sequence[str | Path], threads: Sequence[int] = (1,), 
         model_info(m)  # a missing file fails before any timing starts
     target = host_target()
     if not interleave:
-        return [bench_cell(m, int(t), runs, warmup, min_secs, progress, target)
+        return [bench_cell(m, int(t), runs, warmup, min_secs, progress, target, allow_nan)
                 for m in models for t in threads]
-    cells = [_Cell(m, int(t), runs, warmup, min_secs, progress, target)
+    cells = [_Cell(m, int(t), runs, warmup, min_secs, progress, target, allow_nan)
              for m in models for t in threads]
     for cell in cells:
         cell.load()

@@ -78,6 +78,8 @@ class RunResult:
     runtime: dict[str, Any] = field(default_factory=dict)
     device_s: float = 0.0
     raw_output: str = ""
+    #: why the tool's numbers cannot be real (the record is then `invalid`), else None
+    invalid: str | None = None
 
 
 def _q(value: Any) -> str:
@@ -111,28 +113,54 @@ def model_sha(path: Path) -> str:
     return _SHA_CACHE[key]
 
 
-def push_kept(device: Device, local: Path, remote_dir: str, sha: str | None = None,
-              mode: int = 0o644, known: set[tuple[str, str]] | None = None) -> str:
-    """Push `local` to `remote_dir/<sha12>_<name>` unless a file of that name and size is
-    already there (models and the tool are kept by hash across runs and sweeps).
+def _device_hasher(device: Device, cache: dict[str, str | None] | None) -> str | None:
+    """The device's sha256 command (`sha256sum` or `toybox sha256sum`), probed once per serial
+    in `cache`; None when it has only md5 or nothing (then nothing on it is reused)."""
+    from handlite.device.sync import digest_kind, hash_tool
 
-    `known` (serial, remote) pairs already checked in this sweep skip the check: one device
-    round trip less per cell."""
+    cache = {} if cache is None else cache
+    if device.serial not in cache:
+        tool = hash_tool(device)
+        cache[device.serial] = tool if tool and digest_kind(tool) == "sha256sum" else None
+    return cache[device.serial]
+
+
+def _remote_sha(device: Device, remote: str, cache: dict[str, str | None] | None) -> str | None:
+    from handlite.device.sync import remote_digest
+
+    tool = _device_hasher(device, cache)
+    return remote_digest(device, tool, remote) if tool else None
+
+
+def push_kept(device: Device, local: Path, remote_dir: str, sha: str | None = None,
+              mode: int = 0o644, known: set[tuple[str, str, str]] | None = None,
+              hashers: dict[str, str | None] | None = None) -> str:
+    """Push `local` to `remote_dir/<sha12>_<name>` unless the device already holds that file
+    with the same sha256 (models and the tool are kept by hash across runs and sweeps).
+
+    A file of the right name and size is reused only after its sha256 on the device matches
+    (a copy changed on the phone is pushed again); a device without sha256sum gets a fresh
+    push each sweep. `known` holds the (serial, remote, sha256) checks already passed in this
+    sweep: one device round trip less per cell, cached by content, not by name."""
     sha = sha or model_sha(local)
     remote = f"{remote_dir}/{sha[:12]}_{local.name}"
-    if known is not None and (device.serial, remote) in known:
+    if known is not None and (device.serial, remote, sha) in known:
         return remote
     size = local.stat().st_size
     st = device.stat(remote)
-    if not (st.is_file and st.size == size):
+    if not (st.is_file and st.size == size and _remote_sha(device, remote, hashers) == sha):
         device.push(local, remote, mode=mode)
         st = device.stat(remote)
         # a push that "succeeded" into a full disk leaves a short file
         if not (st.is_file and st.size == size):
             raise BenchmarkError(f"{remote} on {device.serial} has {st.size} bytes after the "
                                  f"push, expected {size}")
+        got = _remote_sha(device, remote, hashers)
+        if got is not None and got != sha:
+            raise BenchmarkError(f"{remote} on {device.serial} has sha256 {got[:12]}... after "
+                                 f"the push, expected {sha[:12]}...")
     if known is not None:
-        known.add((device.serial, remote))
+        known.add((device.serial, remote, sha))
     return remote
 
 
@@ -163,11 +191,12 @@ class BenchmarkModelRunner(Runner):
         self.sha = sha256_file(self.binary)
         self.device_dir = device_dir
         self._remote: dict[str, str] = {}
-        self._known: set[tuple[str, str]] = set()
+        self._known: set[tuple[str, str, str]] = set()
+        self._hashers: dict[str, str | None] = {}
 
     def prepare(self, device: Device) -> None:
         self._remote[device.serial] = push_kept(device, self.binary, f"{self.device_dir}/bin",
-                                                self.sha, mode=0o755)
+                                                self.sha, mode=0o755, hashers=self._hashers)
 
     def command(self, remote_bin: str, remote_model: str, cell: Cell, settings: RunSettings,
                 parity_in: str | None = None, parity_name: str | None = None,
@@ -199,14 +228,15 @@ class BenchmarkModelRunner(Runner):
             self.prepare(device)
         sha = model_sha(cell.model)
         remote_model = push_kept(device, cell.model, f"{self.device_dir}/models", sha,
-                                 known=self._known)
+                                 known=self._known, hashers=self._hashers)
         p_in = p_out = None
         if parity is not None:
             with tempfile.TemporaryDirectory() as tmp:
                 local_in = Path(tmp) / "parity_input.bin"
                 local_in.write_bytes(parity.input_bytes)
                 p_in = push_kept(device, local_in, f"{self.device_dir}/parity",
-                                 hashlib.sha256(parity.input_bytes).hexdigest(), known=self._known)
+                                 hashlib.sha256(parity.input_bytes).hexdigest(),
+                                 known=self._known, hashers=self._hashers)
             p_out = f"{self.device_dir}/parity/{sha[:12]}_{cell.delegate}_output.bin"
         command = self.command(self._remote[device.serial], remote_model, cell, settings,
                                p_in, parity.input_name if parity else None, p_out)
@@ -229,6 +259,12 @@ class BenchmarkModelRunner(Runner):
         if code not in (0, None):
             raise BenchmarkError(f"benchmark_model exited {code} on {device.serial} after "
                                  "printing timings")
+        if parsed["status"] == "invalid":
+            # impossible numbers are kept out of the stats: the record says why instead
+            return RunResult(stats={}, device_s=device_s, raw_output=output,
+                             runtime={"name": "benchmark_model",
+                                      "version": f"sha256:{self.sha[:12]}"},
+                             invalid="; ".join(parsed["invalid_reasons"]))
         stats, flags = stats_from_tool(parsed)
         delegation = None
         if parsed["delegation"]:
@@ -300,7 +336,8 @@ class AppRunner(Runner):
             raise UsageError(f"{package!r} is not an Android package name")
         self.package = package
         self.poll_s = poll_s
-        self._known: set[tuple[str, str]] = set()
+        self._known: set[tuple[str, str, str]] = set()
+        self._hashers: dict[str, str | None] = {}
 
     @property
     def files_dir(self) -> str:
@@ -339,7 +376,7 @@ class AppRunner(Runner):
         sha = model_sha(cell.model)
         # the app reads its own external files folder; /data/local/tmp is closed to apps
         remote_model = push_kept(device, cell.model, f"{self.files_dir}/models", sha,
-                                 known=self._known)
+                                 known=self._known, hashers=self._hashers)
         out = f"result_{sha[:12]}_{cell.delegate}_t{cell.threads}.json"
         remote_out = f"{self.files_dir}/{out}"
         start = time.perf_counter()

@@ -154,6 +154,56 @@ def stats_from_tool(parsed: Mapping[str, Any]) -> tuple[dict[str, Any], list[str
     return block, flags
 
 
+def check_stats(stats: Mapping[str, Any] | None) -> list[str]:
+    """Why a stats block (from any runner: the tool, the app, the host) cannot be real:
+    non-finite or negative times, a count that is not a whole number, min > max, a mean or
+    median outside min..max. Empty when it can be."""
+    reasons: list[str] = []
+    if not isinstance(stats, Mapping):
+        return ["no stats block"]
+    for name in ("invoke", "preprocess", "decode", "pipeline"):
+        block = stats.get(name)
+        if block is None:
+            continue
+        if not isinstance(block, Mapping):
+            reasons.append(f"{name} is not a latency block")
+            continue
+        count = block.get("count")
+        if count is not None and not (isinstance(count, int) and not isinstance(count, bool)
+                                      and count >= 0):
+            reasons.append(f"{name} count {count!r} is not a whole number")
+        bad = False
+        for key in LATENCY_KEYS[1:-1]:
+            value = block.get(key)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value):
+                reasons.append(f"{name} {key} {value!r} is not a finite number")
+                bad = True
+            elif value < 0:
+                reasons.append(f"{name} {key} {value:g} is negative")
+                bad = True
+        lo, hi = block.get("min_ms"), block.get("max_ms")
+        if bad or lo is None or hi is None:
+            continue
+        if lo > hi:
+            reasons.append(f"{name} min {lo:g} ms > max {hi:g} ms")
+            continue
+        slack = 1e-5 * max(abs(hi), 1.0) + 1e-3  # printed values are rounded
+        for key in ("mean_ms", "median_ms", "p90_ms", "p99_ms"):
+            value = block.get(key)
+            if value is not None and not lo - slack <= value <= hi + slack:
+                reasons.append(f"{name} {key} {value:g} is outside min..max "
+                               f"({lo:g}..{hi:g} ms)")
+    for key in ("fps", "init_ms", "first_ms", "warmup_mean_ms"):
+        value = stats.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not math.isfinite(value) or value < 0):
+            reasons.append(f"{key} {value!r} is not a finite non-negative number")
+    return reasons
+
+
 def relative_spread(values: Sequence[float]) -> float | None:
     """(max - min) / median of positive values, e.g. per-repeat medians; None if undefined."""
     x = np.asarray([v for v in values if v is not None], dtype=np.float64)

@@ -29,7 +29,9 @@ from handlite.errors import InputError, UsageError, choice_error
 SCHEMA = "handlite.bench/1"
 RUNNERS = ("host", "benchmark_model", "app")
 DELEGATES = ("cpu", "xnnpack", "gpu", "nnapi")
-STATUSES = ("ok", "failed")
+#: ok: measured; failed: did not run or could not be read; invalid: ran, but the tool printed
+#: numbers that cannot be real (negative, non-finite, min > max...): kept with the reason
+STATUSES = ("ok", "failed", "invalid")
 #: precisions of the variant table, as they appear in file names like handlite_224_int8.tflite
 PRECISIONS = ("float32", "float16", "dynamic", "int8")
 
@@ -134,8 +136,8 @@ def make_record(*, model: Mapping[str, Any], target: Mapping[str, Any],
     """
     if status not in STATUSES:
         raise choice_error("status", status, STATUSES)
-    if status == "failed" and not error:
-        raise UsageError("a failed record needs an error message")
+    if status in ("failed", "invalid") and not error:
+        raise UsageError(f"a {status} record needs an error message")
     for key in ("runner", "threads", "delegate"):
         if key not in settings:
             raise UsageError(f"settings lack {key!r}")

@@ -13,6 +13,7 @@ benchmark commands (what `benchmarks/sweep_overhead.py` compares).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -24,6 +25,8 @@ from handlite.bench import hygiene as hyg
 from handlite.bench import store
 from handlite.bench.runners import Cell, Device, RunResult, RunSettings, Runner, sh
 from handlite.errors import BenchmarkError, DeviceError, HandliteError, InputError
+
+_log = logging.getLogger("handlite.bench.sweep")
 
 #: on_event(serial, kind, info): kinds "start", "cell", "done", "skip", "fail", "wait", "end"
 EventFn = Callable[[str, str, dict[str, Any]], None]
@@ -60,6 +63,10 @@ class SweepResult:
     @property
     def failed(self) -> list[dict[str, Any]]:
         return [r for r in self.records if r["status"] == "failed"]
+
+    @property
+    def invalid(self) -> list[dict[str, Any]]:
+        return [r for r in self.records if r["status"] == "invalid"]
 
 
 def device_target(serial: str, info: dict[str, Any], runtime: dict[str, Any]) -> dict:
@@ -202,6 +209,21 @@ class _DeviceWorker:
         if plan.hygiene.cooldown_s == 0:
             # nothing happens before the next cell: this reading is also its "before"
             self._next_before = after
+        from handlite.bench.stats import check_stats
+        for r in results:
+            if r.invalid is None:
+                reasons = check_stats(r.stats)
+                r.invalid = "; ".join(reasons) if reasons else None
+        broken = next((r for r in results if r.invalid), None)
+        if broken is not None:
+            if parity_input is not None:
+                parity_input.output_local.unlink(missing_ok=True)
+            run_settings = store.make_settings(plan.runner.name, cell.threads, cell.delegate,
+                                               settings.runs, settings.warmup,
+                                               settings.min_secs, settings.cpu_mask)
+            target = {**target, "runtime": broken.runtime or target["runtime"]}
+            return store.make_record(model=model, target=target, settings=run_settings,
+                                     status="invalid", error=f"invalid result: {broken.invalid}")
         values = [_repeat_value(r) for r in results]
         # keep the repeat whose result is the median one: a real measurement, not a blend
         order = sorted(range(len(results)), key=lambda i: (values[i] is None, values[i] or 0))
@@ -251,7 +273,12 @@ def run_sweep(plan: SweepPlan, devices: Sequence[Device],
     def emit(serial: str, kind: str, info: dict[str, Any]) -> None:
         if on_event is not None:
             with lock:  # the view is updated from every worker
-                on_event(serial, kind, info)
+                try:
+                    on_event(serial, kind, info)
+                except Exception:  # noqa: BLE001
+                    # a broken view must not fail the next healthy cell as "internal error";
+                    # the records are the result, the view only shows them
+                    _log.warning("progress view failed on a %s event", kind, exc_info=True)
 
     start = time.perf_counter()
     workers = [_DeviceWorker(d, plan, cells, models, done, emit) for d in devices]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from handlite.text import safe
+
 from handlite.cli.common import emit_json, human, json_option
 from handlite.cli.device import DeviceOptions, device_options, on_each_device, raise_failures
 
@@ -29,8 +31,8 @@ def build(project: str | None, as_json: bool) -> None:
     if as_json:
         emit_json(result.to_dict())
         return
-    human(as_json).print(f"built {result.apk} ({result.bytes / 1e6:.1f} MB) in "
-                         f"{result.seconds:.0f} s")
+    human(as_json).print(safe(f"built {result.apk} ({result.bytes / 1e6:.1f} MB) in "
+                              f"{result.seconds:.0f} s"))
 
 
 @app.command()
@@ -49,6 +51,6 @@ def install(apk: str, device_opts: DeviceOptions, as_json: bool) -> None:
     else:
         con = human(as_json)
         for r in results:
-            con.print(f"{r.serial}: installed {r.package} ({r.bytes / 1e6:.1f} MB, "
-                      f"{r.seconds:.1f} s)")
+            con.print(safe(f"{r.serial}: installed {r.package} ({r.bytes / 1e6:.1f} MB, "
+                           f"{r.seconds:.1f} s)"))
     raise_failures("install", failures, len(targets))

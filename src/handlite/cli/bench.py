@@ -7,6 +7,7 @@ import click
 from handlite.cli.common import (emit_json, err, human, json_option, out, parse_int_list,
                                  parse_str_list, progress)
 from handlite.cli.device import device_options
+from handlite.text import safe
 
 
 class _BenchGroup(click.Group):
@@ -34,9 +35,14 @@ def parse_cmd(logfile: str, as_json: bool) -> None:
     result.pop("count_lines", None)
     if as_json:
         emit_json(result)
+        if result["status"] == "invalid":
+            raise click.exceptions.Exit(1)
         return
     run = result["inference"] or {}
-    out.print(f"format: {result['format']}")
+    out.print(f"format: {safe(result['format'])}")
+    if result["status"] == "invalid":
+        # numbers that cannot be real are shown as such, never as a result
+        err.print(f"[red]invalid[/]: {safe('; '.join(result['invalid_reasons']))}")
     for label, key in (("init", "init_us"), ("first inference", "first_inference_us"),
                        ("warm-up avg", "warmup_avg_us"), ("inference avg", "inference_avg_us")):
         value = result[key]
@@ -53,7 +59,9 @@ def parse_cmd(logfile: str, as_json: bool) -> None:
         d = result["delegation"]
         partial = " [yellow](partial)[/]" if d["partial"] else ""
         out.print(f"{'delegation':>16}: {d['delegated_nodes']}/{d['total_nodes']} nodes "
-                  f"({d['delegate']}){partial}")
+                  f"({safe(d['delegate'])}){partial}")
+    if result["status"] == "invalid":
+        raise click.exceptions.Exit(1)
 
 
 @bench.command("run")
@@ -92,10 +100,13 @@ def parse_cmd(logfile: str, as_json: bool) -> None:
               help="The Keras model (.keras) the variants were exported from.")
 @click.option("--parity-data", default="synth", show_default=True,
               help="Data set whose first crop is the parity input.")
+@click.option("--allow-nan", is_flag=True,
+              help="Host: time models whose outputs hold NaN/Inf instead of failing the cell.")
 @json_option
 def run_cmd(models, device_opts, threads, delegate, runner, benchmark_binary, package, runs,
             warmup, min_secs, out_file, resume, cooldown, thermal_threshold, max_wait, repeats,
-            max_spread, pin_big_cores, check_parity, reference, parity_data, as_json) -> None:
+            max_spread, pin_big_cores, check_parity, reference, parity_data, allow_nan,
+            as_json) -> None:
     """Benchmark MODELS on --device (every model x threads x delegate); --device host
     benchmarks this machine."""
     from handlite.errors import UsageError
@@ -104,7 +115,8 @@ def run_cmd(models, device_opts, threads, delegate, runner, benchmark_binary, pa
     if device_opts.device == "host":
         if check_parity:
             raise UsageError("--check-parity is for devices; on the host use `handlite parity`")
-        _run_host(models, thread_list, delegates, runs, warmup, min_secs, out_file, as_json)
+        _run_host(models, thread_list, delegates, runs, warmup, min_secs, out_file, as_json,
+                  allow_nan)
         return
     if check_parity and not reference:
         raise UsageError("--check-parity needs --reference MODEL.keras")
@@ -132,24 +144,26 @@ def run_cmd(models, device_opts, threads, delegate, runner, benchmark_binary, pa
             plan.parity.prepare(plan.models)
     devices = device_opts.open()
     with progress() as bar:
-        tasks = {d.serial: bar.add_task(d.serial, total=len(cells)) for d in devices}
+        tasks = {d.serial: bar.add_task(safe(d.serial), total=len(cells)) for d in devices}
 
         def on_event(serial, kind, info):
             task = tasks[serial]
             cell = info.get("cell")
-            what = f"{cell.model.name} {cell.delegate} t{cell.threads}" if cell else ""
+            # serials, file names and tool messages are data: escaped before rich sees them
+            what = safe(f"{cell.model.name} {cell.delegate} t{cell.threads}") if cell else ""
+            who = safe(serial)
             if kind == "cell":
-                bar.update(task, description=f"{serial}: {what}")
+                bar.update(task, description=f"{who}: {what}")
             elif kind in ("done", "skip", "fail"):
                 bar.advance(task)
                 if kind == "fail":
-                    err.print(f"[red]failed[/] {serial} {what}: {info.get('error')}")
+                    err.print(f"[red]failed[/] {who} {what}: {safe(info.get('error'))}")
                 elif kind == "done":
                     fps = info["record"]["stats"].get("fps")
-                    bar.update(task, description=f"{serial}: {what} "
+                    bar.update(task, description=f"{who}: {what} "
                                f"{'' if fps is None else f'{fps:.1f} fps'}")
             elif kind == "wait":
-                bar.update(task, description=f"{serial}: {info['message']}")
+                bar.update(task, description=f"{who}: {safe(info['message'])}")
 
         result = run_sweep(plan, devices, on_event)
     parity_failed = [r for r in result.records if r.get("parity")
@@ -159,10 +173,11 @@ def run_cmd(models, device_opts, threads, delegate, runner, benchmark_binary, pa
                                        "parity_failed": len(parity_failed)})
     for r in parity_failed:
         p = r["parity"]
-        err.print(f"[red]parity failed[/] {r['target']['id']} {r['model']['name']} "
-                  f"{r['settings']['delegate']} t{r['settings']['threads']}: "
-                  f"{'; '.join(p.get('failures') or [p.get('error') or '?'])}")
-    if result.failed or parity_failed:
+        err.print("[red]parity failed[/] " + safe(
+            f"{r['target']['id']} {r['model']['name']} {r['settings']['delegate']} "
+            f"t{r['settings']['threads']}: "
+            f"{'; '.join(p.get('failures') or [p.get('error') or '?'])}"))
+    if result.failed or result.invalid or parity_failed:
         raise click.exceptions.Exit(1)
 
 
@@ -174,10 +189,11 @@ def _render(records, as_json, extra) -> None:
     for table in results_tables(records):
         human(as_json).print(table)
     if extra.get("skipped"):
-        err.print(f"skipped {extra['skipped']} cell(s) already in {extra.get('out')}")
+        err.print(safe(f"skipped {extra['skipped']} cell(s) already in {extra.get('out')}"))
 
 
-def _run_host(models, threads, delegates, runs, warmup, min_secs, out_file, as_json) -> None:
+def _run_host(models, threads, delegates, runs, warmup, min_secs, out_file, as_json,
+              allow_nan=False) -> None:
     from handlite.errors import UsageError
     if delegates not in (["cpu"], ["xnnpack"]):
         raise UsageError("the host benchmark runs the CPU (XNNPACK) kernels only")
@@ -188,7 +204,8 @@ def _run_host(models, threads, delegates, runs, warmup, min_secs, out_file, as_j
             from None
     from handlite.bench.store import append_record
     with progress() as bar:
-        records = run_host_bench(list(models), threads, runs, warmup, min_secs, bar)
+        records = run_host_bench(list(models), threads, runs, warmup, min_secs, bar,
+                                 allow_nan=allow_nan)
     if out_file:
         for record in records:
             append_record(out_file, record)

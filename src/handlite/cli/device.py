@@ -20,6 +20,7 @@ import click
 from handlite.cli.common import emit_json, err, human, json_option, progress
 from handlite.device.sync import DEFAULT_DEST
 from handlite.errors import CheckFailed, HandliteError
+from handlite.text import one_line, safe
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def on_each_device(targets: list, fn: Callable) -> tuple[list, list[dict]]:
         except HandliteError as exc:
             if len(targets) == 1:
                 raise
-            failures.append({"serial": dev.serial, "error": str(exc)})
+            failures.append({"serial": dev.serial, "error": one_line(exc)})
         finally:
             dev.close()
     return results, failures
@@ -119,8 +120,8 @@ def devices(device_opts: DeviceOptions, as_json: bool) -> None:
         con.print("no devices (connect one, or --connect HOST:PORT)")
         return
     for i in infos:
-        table = Table(show_header=False, title=f"{i['serial']} ({i['state']}, {i['transport']})",
-                      title_justify="left")
+        table = Table(show_header=False, title=safe(f"{i['serial']} ({i['state']}, "
+                                                    f"{i['transport']})"), title_justify="left")
         table.add_column(style="bold")
         table.add_column()
         clusters = ", ".join(f"{c['cores']} x {_ghz(c['max_khz'])} {c['governor'] or ''}"
@@ -138,11 +139,14 @@ def devices(device_opts: DeviceOptions, as_json: bool) -> None:
             if i["storage"]["free_bytes"] is not None else None,
         }
         for key, value in rows.items():
-            table.add_row(key, "—" if value is None else str(value))
+            # every value came from the phone: data, never markup or escape codes
+            table.add_row(safe(key), "—" if value is None else safe(value))
         con.print(table)
     for i in infos:
         if i["hint"]:
-            err.print(f"{i['serial']}: {i['state']} — {i['hint']}")
+            err.print(safe(f"{i['serial']}: {i['state']} — {i['hint']}"))
+        for note in i.get("notes") or []:
+            err.print(safe(f"{i['serial']}: note: {note}"))
 
 
 @click.command()
@@ -171,7 +175,7 @@ def push(files: tuple[str, ...], dest: str, force: bool, device_opts: DeviceOpti
             if bar is None:
                 return
             if name not in tasks:
-                tasks[name] = bar.add_task(f"{dev.serial} {name}", total=total)
+                tasks[name] = bar.add_task(safe(f"{dev.serial} {name}"), total=total)
             bar.update(tasks[name], completed=done)
         return push_verified(dev, files, dest, progress=report, force=force)
 
@@ -184,6 +188,7 @@ def push(files: tuple[str, ...], dest: str, force: bool, device_opts: DeviceOpti
         table = Table("device", "file", "status", "size", "verified by", "speed", title="push")
         for r in results:
             speed = f"{r.mb_per_s:,.1f} MB/s" if r.mb_per_s else "—"
-            table.add_row(r.serial, r.remote, r.status, _mb(r.bytes), r.verified_by, speed)
+            table.add_row(safe(r.serial), safe(r.remote), r.status, _mb(r.bytes),
+                          safe(r.verified_by), speed)
         human(as_json).print(table)
     raise_failures("push", failures, len(targets))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import click
-from rich.markup import escape
 from rich.table import Table
 
 from handlite.cli.common import emit_json, err, human, json_option, parse_int_list, \
     parse_str_list, progress
 from handlite.errors import ExportError, ParityFailed
+from handlite.text import safe
 
 
 def _bar():
@@ -61,29 +61,29 @@ def export(models, sizes, precisions, out_dir, calibration, calibration_count, i
 
         def done(result):
             if result.ok:
-                bar.console.print(f"[green]ok[/] {result.file}  {result.seconds:.1f} s  "
+                bar.console.print(f"[green]ok[/] {safe(result.file)}  {result.seconds:.1f} s  "
                                   f"{_mb(result.bytes)}")
             else:
-                bar.console.print(f"[red]failed[/] {result.error}")
+                bar.console.print(f"[red]failed[/] {safe(result.error)}")
             bar.advance(task)
 
         report = run_export(list(models), out_dir, sizes=size_list, precisions=precision_list,
                             calibration=calibration, calibration_count=calibration_count,
                             io=io_type, decode=decode, on_start=start, on_done=done,
                             warn=lambda msg: bar.console.print(  # one line, unwrapped
-                                f"[yellow]warning:[/] {escape(msg)}", soft_wrap=True))
+                                f"[yellow]warning:[/] {safe(msg)}", soft_wrap=True))
     if as_json:
         emit_json(report.to_dict())
     else:
-        table = Table(title=escape(f"export to {report.out_dir}"))
+        table = Table(title=safe(f"export to {report.out_dir}"))
         for col in ("variant", "file", "I/O", "seconds", "size"):
             table.add_column(col, justify="right" if col in ("seconds", "size") else "left")
         for r in report.results:
             table.add_row(r.variant,
-                          escape(r.file) if r.file else f"[red]{escape(r.error or '')}[/]",
+                          safe(r.file) if r.file else f"[red]{safe(r.error or '')}[/]",
                           r.io, f"{r.seconds:.1f}", _mb(r.bytes))
         for size, source in sorted(report.sources.items()):
-            console.print(escape(f"{size} px variants from {source}"), soft_wrap=True)
+            console.print(safe(f"{size} px variants from {source}"), soft_wrap=True)
         console.print(table)
         console.print(f"manifest: {report.manifest}  total {report.seconds:.1f} s")
     if not report.ok:
@@ -112,12 +112,12 @@ def inspect_cmd(file, as_json):
     head.add_row("parameters", f"{info.parameters:,}")
     head.add_row("MACs", f"{info.macs / 1e6:,.1f} M")
     head.add_row("ops", f"{info.op_count} in {info.subgraphs} subgraph(s)")
-    head.add_row("metadata", ", ".join(info.metadata_names) or "-")
+    head.add_row("metadata", safe(", ".join(info.metadata_names) or "-"))
     if info.metadata:
         m = info.metadata
-        head.add_row("handlite", f"{m['variant']} ({m['precision']}), {m['input_size']} px "
-                     f"{m['channel_order']}, stride {m['stride']}, output {m['output']['kind']},"
-                     f" v{m['handlite_version']}")
+        head.add_row("handlite", safe(
+            f"{m['variant']} ({m['precision']}), {m['input_size']} px {m['channel_order']}, "
+            f"stride {m['stride']}, output {m['output']['kind']}, v{m['handlite_version']}"))
     gpu = ", ".join(f"{g['op']} x{g['count']} ({g['reason']})" for g in info.gpu_unsupported)
     head.add_row("GPU delegate", f"[yellow]would not take: {gpu}[/]" if gpu
                  else "all ops accepted (handlite's rules)")
@@ -127,7 +127,7 @@ def inspect_cmd(file, as_json):
         io.add_column(col)
     for kind, tensors in (("in", info.inputs), ("out", info.outputs)):
         for t in tensors:
-            io.add_row(kind, t.name, str(t.shape), t.dtype,
+            io.add_row(kind, safe(t.name), str(t.shape), safe(t.dtype),
                        "-" if t.scale is None else f"{t.scale:.6g}" if isinstance(
                            t.scale, float) else "per-channel",
                        "-" if t.zero_point is None else str(t.zero_point))
@@ -161,21 +161,28 @@ def parity(model, tflite, data, count, junit_path, per_keypoint, as_json):
         def done(result):
             mark = "[green]pass[/]" if result.passed else "[red]FAIL[/]"
             if result.source_model_match is False:
-                bar.console.print(f"[yellow]warning:[/] {result.file} was exported from another "
-                                  f"model than {model} (metadata source sha256 differs)")
-            bar.console.print(f"{mark} {result.variant}: EPE mean "
+                bar.console.print("[yellow]warning:[/] " + safe(
+                    f"{result.file} was exported from another model than {model} (metadata "
+                    "source sha256 differs)"))
+            bar.console.print(f"{mark} {safe(result.variant)}: EPE mean "
                               f"{result.keypoint_epe_mean_px:.4f} px, max "
                               f"{result.keypoint_epe_max_px:.3f} px"
-                              + (f" — {'; '.join(result.failures)}" if result.failures else ""))
+                              + (f" — {safe('; '.join(result.failures))}"
+                                 if result.failures else ""))
             bar.advance(task)
 
-        report = run_parity(model, list(tflite), data=data, count=count, on_done=done)
+        def failed(error):
+            bar.console.print(f"[red]ERROR[/] {safe(error['variant'])}: {safe(error['error'])}")
+            bar.advance(task)
+
+        report = run_parity(model, list(tflite), data=data, count=count, on_done=done,
+                            on_error=failed)
     if junit_path:
         write_junit(report, junit_path)
     if as_json:
         emit_json(report.to_dict())
     else:
-        table = Table(title=f"parity vs {report.model} on {count} crops ({data})")
+        table = Table(title=safe(f"parity vs {report.model} on {count} crops ({data})"))
         for col in ("variant", "result", "EPE mean px", "p95 px", "max px", "max conf. px",
                     "heatmap max", "cosine min", "AUC keras", "AUC tflite"):
             table.add_column(col, justify="left" if col in ("variant", "result") else "right")
@@ -184,7 +191,7 @@ def parity(model, tflite, data, count, junit_path, per_keypoint, as_json):
             return "-" if v is None else format(v, spec)
 
         for r in report.results:
-            table.add_row(r.variant, "[green]pass[/]" if r.passed else "[red]FAIL[/]",
+            table.add_row(safe(r.variant), "[green]pass[/]" if r.passed else "[red]FAIL[/]",
                           fmt(r.keypoint_epe_mean_px, ".4f"), fmt(r.keypoint_epe_p95_px, ".3f"),
                           fmt(r.keypoint_epe_max_px, ".3f"),
                           fmt(r.keypoint_epe_max_confident_px, ".3f"),
@@ -201,6 +208,9 @@ def parity(model, tflite, data, count, junit_path, per_keypoint, as_json):
                 kp_table.add_row(row["keypoint"], *(f"{r.per_keypoint[i]['epe_mean_px']:.3f}"
                                                      for r in report.results))
             human(as_json).print(kp_table)
+    if report.errors:
+        from handlite.errors import ModelError
+        raise ModelError("; ".join(e["error"] for e in report.errors))
     if not report.passed:
         failed = [r.variant for r in report.results if not r.passed]
         raise ParityFailed(f"parity failed for {', '.join(failed)}")

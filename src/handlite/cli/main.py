@@ -10,6 +10,7 @@ import click
 
 from handlite import __version__
 from handlite.errors import EXIT_BAD_INPUT, HandliteError
+from handlite.text import one_line
 
 # name -> "module:attribute". Imported only when used, so `handlite --help` and light commands
 # start without importing TensorFlow.
@@ -86,7 +87,8 @@ def main(argv: list[str] | None = None) -> None:
     except HandliteError as exc:
         if debug:
             raise
-        click.echo(f"error: {exc}", err=True)
+        # messages quote device and tool text: one line, no escape codes on the terminal
+        click.echo(f"error: {one_line(exc)}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
@@ -102,8 +104,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - the last line of defence for users
         if debug:
             raise
-        click.echo(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
-                   err=True)
+        click.echo(f"error: {type(exc).__name__}: {one_line(exc)} (run with --debug for the "
+                   "traceback)", err=True)
         sys.exit(EXIT_BAD_INPUT)
     # In non-standalone mode click returns ctx.exit(code) values instead of exiting.
     if isinstance(rc, int) and rc:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import click
 
 from handlite.cli.common import emit_json, err, human, json_option, out
+from handlite.text import safe
 
 
 def _read(path: str) -> list[dict]:
     from handlite.bench.store import read_records
-    return read_records(path, warn=lambda m: err.print(f"[yellow]warning:[/] {m}"))
+    return read_records(path, warn=lambda m: err.print(f"[yellow]warning:[/] {safe(m)}"))
 
 
 @click.group()
@@ -29,8 +30,10 @@ def show(file: str, as_json: bool) -> None:
     from handlite.report import results_tables
     for table in results_tables(records):
         out.print(table)
-    failed = sum(r["status"] != "ok" for r in records)
-    out.print(f"{len(records)} records, {failed} failed")
+    failed = sum(r.get("status") == "failed" for r in records)
+    invalid = sum(r.get("status") == "invalid" for r in records)
+    out.print(f"{len(records)} records, {failed} failed"
+              + (f", {invalid} invalid" if invalid else ""))
 
 
 @results.command("compare")
@@ -50,9 +53,9 @@ def compare_cmd(old: str, new: str, threshold: str, as_json: bool) -> None:
         from handlite.report import compare_table
         human(as_json).print(compare_table(result))
         for key in result["only_old"]:
-            err.print(f"only in {old}: {' | '.join(map(str, key))}")
+            err.print(safe(f"only in {old}: {' | '.join(map(str, key))}"))
         for key in result["only_new"]:
-            err.print(f"only in {new}: {' | '.join(map(str, key))}")
+            err.print(safe(f"only in {new}: {' | '.join(map(str, key))}"))
     if result["regressions"]:
         cells = "; ".join(f"{r['model']} {r['delegate']} t{r['threads']} on {r['target']} "
                           f"{r['change'] * 100:+.1f}%" for r in result["regressions"])
@@ -75,7 +78,7 @@ def plot(file: str, out_dir: str, as_json: bool) -> None:
         emit_json({"files": [str(f) for f in files]})
     else:
         for f in files:
-            out.print(f"wrote {f}")
+            out.print(safe(f"wrote {f}"))
         if not files:
             err.print("[yellow]warning:[/] no ok records to plot")
 
@@ -91,6 +94,6 @@ def export(file: str, as_csv: bool, out_file: str | None) -> None:
     text = to_csv(_read(file))
     if out_file:
         write_text_atomic(out_file, text)
-        err.print(f"wrote {out_file}")
+        err.print(safe(f"wrote {out_file}"))
     else:
         click.echo(text, nl=False)

@@ -6,6 +6,7 @@ import click
 
 from handlite.cli.common import emit_json, err, human, json_option
 from handlite.errors import UsageError
+from handlite.text import safe
 
 
 def _parse_box(value: str | None) -> tuple[float, float, float, float] | None:
@@ -31,8 +32,10 @@ def _parse_box(value: str | None) -> tuple[float, float, float, float] | None:
               help="Write the image with the skeleton drawn on it (.png/.jpg).")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
               help="Interpreter CPU threads.")
+@click.option("--allow-nan", is_flag=True,
+              help="Decode outputs that hold NaN/Inf instead of failing (exit 1) on them.")
 @json_option
-def predict(model, image, box, left, out_path, threads, as_json):
+def predict(model, image, box, left, out_path, threads, allow_nan, as_json):
     """Keypoints of the hand in IMAGE with the exported MODEL (.tflite with handlite metadata).
 
     Prints the 21 keypoints (image pixels) with scores and the time of each step.
@@ -40,7 +43,7 @@ def predict(model, image, box, left, out_path, threads, as_json):
     from handlite.runtime import draw_skeleton, predict_file, save_image
 
     pred, runtime, rgb = predict_file(model, image, box=_parse_box(box), left=left,
-                                      threads=threads)
+                                      threads=threads, allow_nan=allow_nan)
     if out_path:
         save_image(out_path, draw_skeleton(rgb, pred.keypoints, runtime.skeleton,
                                            pred.scores, pred.crop))
@@ -52,13 +55,13 @@ def predict(model, image, box, left, out_path, threads, as_json):
         return
     from rich.table import Table
 
-    table = Table(title=f"{runtime.metadata.get('variant')} on {image}"
-                        f"{' (left hand)' if left else ''}")
+    table = Table(title=safe(f"{runtime.metadata.get('variant')} on {image}"
+                             f"{' (left hand)' if left else ''}"))
     for col in ("#", "keypoint", "x", "y", "score"):
         table.add_column(col, justify="left" if col == "keypoint" else "right")
     names = runtime.keypoint_names or [str(i) for i in range(len(pred.keypoints))]
     for i, ((x, y), score) in enumerate(zip(pred.keypoints, pred.scores)):
-        table.add_row(str(i), names[i], f"{x:.1f}", f"{y:.1f}", f"{score:.3f}")
+        table.add_row(str(i), safe(names[i]), f"{x:.1f}", f"{y:.1f}", f"{score:.3f}")
     console = human(as_json)
     console.print(table)
     t = pred.timings_ms
@@ -66,4 +69,4 @@ def predict(model, image, box, left, out_path, threads, as_json):
                   f"preprocess {t['preprocess']:.2f} ms, invoke {t['invoke']:.2f} ms, "
                   f"decode {t['decode']:.2f} ms (first run, includes warm-up)")
     if out_path:
-        err.print(f"overlay written to {out_path}")
+        err.print(safe(f"overlay written to {out_path}"))

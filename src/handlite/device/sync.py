@@ -5,6 +5,12 @@ at the destination, skip it; else check free space, push it, then compare size (
 hash on the device (`sha256sum`, else `md5sum`, else size only). Failures are one line each:
 storage full, permission denied, device gone mid-push (the partial file is removed once the
 device answers again, or the message says where it remains), hash mismatch.
+
+Hashes are read as `sha256sum < FILE` (or `toybox sha256sum < FILE`): the tool then names
+the file `-`, so a name holding `\\`, `\n` or `\r` (which GNU tools escape with a leading `\\`
+when they print it) cannot shift the hash out of the first word. Any name that is valid UTF-8
+works; one that is not (the device protocol and shell take UTF-8) is refused before anything is
+sent, in one line.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -25,6 +32,9 @@ from handlite.errors import (CheckFailed, DeviceError, DeviceStorageFull, InputE
 
 DEFAULT_DEST = "/data/local/tmp/handlite/"
 HASH_TOOLS = ("sha256sum", "md5sum")
+#: device commands that hash stdin, best first: (command, which digest it prints)
+_HASHERS = (("sha256sum", "sha256sum"), ("toybox sha256sum", "sha256sum"),
+            ("md5sum", "md5sum"), ("toybox md5sum", "md5sum"))
 
 #: progress(file_name, done_bytes, total_bytes)
 PushProgress = Callable[[str, int, int], None]
@@ -61,19 +71,41 @@ def file_digests(path: str | os.PathLike) -> dict[str, str]:
     return {"sha256sum": sha.hexdigest(), "md5sum": md5.hexdigest()}
 
 
+def digest_kind(tool: str) -> str:
+    """'toybox sha256sum' -> 'sha256sum' (the key of `file_digests`)."""
+    return tool.split()[-1]
+
+
 def hash_tool(device: Device) -> str | None:
-    """The best hash command the device has (sha256sum, md5sum) or None."""
-    probe = "; ".join(f"command -v {t} >/dev/null 2>&1 && echo {t}" for t in HASH_TOOLS)
+    """The best hash command the device has (see _HASHERS) or None. Each candidate is tried
+    on empty input, so a toybox without the applet does not count."""
+    probe = "; ".join(f"{cmd} </dev/null >/dev/null 2>&1 && echo {cmd.replace(' ', '+')}"
+                      for cmd, _ in _HASHERS)
     found = device.shell(probe + "; true", timeout=30).stdout.split()
-    return next((t for t in HASH_TOOLS if t in found), None)
+    return next((cmd for cmd, _ in _HASHERS if cmd.replace(" ", "+") in found), None)
 
 
 def remote_digest(device: Device, tool: str, remote: str) -> str | None:
-    result = device.shell(f"{tool} {sh.quote(remote)}", timeout=120)
+    """The hex digest of a device file, read from stdin (immune to name escaping), or None."""
+    result = device.shell(f"{tool} < {sh.quote(remote)}", timeout=120)
     if not result.ok:
         return None
     words = result.stdout.split()
-    return words[0].lower() if words else None
+    digest = words[0].lower() if words else ""
+    size = 64 if digest_kind(tool) == "sha256sum" else 32
+    return digest if re.fullmatch(rf"[0-9a-f]{{{size}}}", digest) else None
+
+
+def check_name(name: str) -> None:
+    """Refuse, in one line, a file name the device path cannot carry (not valid UTF-8, a NUL,
+    or longer than a phone's NAME_MAX of 255 bytes)."""
+    try:
+        raw = name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"file name {name!r} is not valid UTF-8: devices take UTF-8 names; "
+                         "rename the file") from None
+    if "\0" in name or "/" in name or len(raw) > 255 or name in ("", ".", ".."):
+        raise UsageError(f"file name {name!r} cannot be a device file name")
 
 
 def free_bytes(device: Device, folder: str) -> int | None:
@@ -98,6 +130,7 @@ def push_verified(device: Device, files: Sequence[str | os.PathLike],
     """
     paths = [Path(f) for f in files]
     for p in paths:
+        check_name(p.name)
         if not p.is_file():
             raise InputError(f"{p}: no such file")
     folder = _remote_dir(dest)
@@ -115,7 +148,7 @@ def _matches(device: Device, remote: str, size: int, digests: dict[str, str],
     st = device.stat(remote)
     if not st.is_file or st.size != size:
         return False
-    return tool is None or remote_digest(device, tool, remote) == digests[tool]
+    return tool is None or remote_digest(device, tool, remote) == digests[digest_kind(tool)]
 
 
 def _push_one(device: Device, path: Path, remote: str, tool: str | None,

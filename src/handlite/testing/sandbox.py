@@ -124,6 +124,8 @@ class Profile:
     per_cpu_cpufreq: bool = False
     df_style: str = "toybox"
     battery: dict[str, object] = field(default_factory=dict)
+    #: raw cpufreq file contents written over the first cluster's (hostile devices)
+    cpufreq_raw: tuple[tuple[str, str], ...] = ()
 
     def banner(self) -> bytes:
         """The CNXN banner a phone of this kind sends (<= 4096 bytes)."""
@@ -166,6 +168,30 @@ PROFILES: dict[str, Profile] = {
         battery={"level": 57, "temperature": 291, "status": 3, "usb": False, "ac": False},
     ),
 }
+
+# A phone that prints what a broken or hostile one could: rich markup, terminal escape codes
+# (title change, screen clear, a link), absurd cpufreq values, a toolbox df with a size that is
+# no number. `handlite devices` must list it (exit 0) and show all of it as inert text.
+_HOSTILE_PROPS = {
+    **_PIXEL7_PROPS,
+    "ro.product.model": "Evil[/]Phone\x1b]0;pwned\x07\x1b[2J",
+    "ro.product.manufacturer": "[link=https://example.invalid]ACME[/link]",
+    "ro.soc.model": "[bold red]SoC\x1b[31m",
+    "ro.build.version.release": "14\x1b[2J",
+    "ro.serialno": "stand-in-hostile",
+}
+PROFILES["hostile"] = Profile(
+    name="hostile", version=0x01000001, max_payload=256 * 1024,
+    features=("shell_v2", "cmd", "stat_v2", "ls_v2", "fixed_push_mkdir"),
+    props=_HOSTILE_PROPS,
+    clusters=PROFILES["pixel7"].clusters,
+    thermal=(("BIG[/]\x1b[2J", 41200), ("absurd", 10**15)),
+    df_style="hostile",
+    battery={"level": 840, "temperature": 326, "status": 2, "usb": True, "ac": False},
+    cpufreq_raw=(("related_cpus", "0-4000000000"), ("cpuinfo_max_freq", "9" * 40),
+                 ("scaling_governor", "[/]\x1b[2J")),
+)
+
 
 class Sandbox:
     """A phone-shaped folder and the rules for running device commands inside it."""
@@ -256,6 +282,8 @@ class Sandbox:
                     "scaling_governor": c.governor,
                     "scaling_available_frequencies": " ".join(map(str, c.freqs_khz)),
                 }
+                if c is self.profile.clusters[0]:
+                    values.update(dict(self.profile.cpufreq_raw))
                 for name, value in values.items():
                     (d / name).write_text(f"{value}\n")
         (cpu / "possible").parent.mkdir(parents=True, exist_ok=True)

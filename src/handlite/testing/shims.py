@@ -100,6 +100,11 @@ def df(args: list[str]) -> int:
     total = capacity if capacity is not None else DEFAULT_CAPACITY
     free = max(total - used, 0)
     paths = [a for a in args if not a.startswith("-")] or ["/data"]
+    if _profile()["df_style"] == "hostile":  # a toolbox df whose sizes are no numbers
+        print("Filesystem               Size     Used     Free   Blksize")
+        for p in paths:
+            print(f"{p:<20} 1.2.3G 9e999G 1.2.3G   4096")
+        return 0
     if _profile()["df_style"] == "toolbox":
         print("Filesystem               Size     Used     Free   Blksize")
         for p in paths:
