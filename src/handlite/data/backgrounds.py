@@ -227,12 +227,11 @@ def photo_crop(rng: np.random.Generator, size: int) -> np.ndarray | None:
     side = min(h, w) * math.exp(rng.uniform(math.log(0.12), 0.0))
     aspect = math.exp(rng.uniform(-0.15, 0.15))
     cw, ch = min(w, side * aspect), min(h, side / aspect)
-    x0, y0 = rng.uniform(0, w - cw), rng.uniform(0, h - ch)
-    m = np.array([[size / cw, 0, -x0 * size / cw], [0, size / ch, -y0 * size / ch]])
-    if rng.random() < 0.5:
-        m = np.array([[-1, 0, size - 1], [0, 1, 0]]) @ np.vstack([m, [0, 0, 1]])
-    return cv2.warpAffine(img, m, (size, size), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REFLECT)
+    x0, y0 = int(rng.uniform(0, w - cw)), int(rng.uniform(0, h - ch))
+    crop = img[y0:y0 + max(int(ch), 1), x0:x0 + max(int(cw), 1)]
+    out = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if cw > size
+                     else cv2.INTER_LINEAR)
+    return cv2.flip(out, 1) if rng.random() < 0.5 else out
 
 
 def background(rng: np.random.Generator, size: int) -> np.ndarray:

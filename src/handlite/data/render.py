@@ -19,7 +19,7 @@ light of random direction and colour temperature, hemispheric ambient, a skin to
 light to very dark with procedural blotches, pores, joint creases and nails -> left hands are
 the mirror image -> composited over a random crop of a real photograph (or a procedural
 background), skin-coloured distractors, foreign occluders -> uneven light, colour cast, blur,
-noise, JPEG (`synthetic._photometric`).
+noise and the JPEG quality it is written with (`_camera`).
 
 `write_dataset` writes the `data synth` layout (`render_<seed>_<i>.jpg` + `.json`, generator
 name "handlite.render") with worker processes, one GL context each; the images do not depend
@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 
 from handlite.data import hand_mesh
-from handlite.data.synthetic import (_SKIN, _atomic_write, _background, _clutter, _photometric,
+from handlite.data.synthetic import (_SKIN, _atomic_write, _background, _clutter,
                                      _random_rotation, sample_pose)
 from handlite.errors import DataError, UsageError
 from handlite.keypoints import NUM_KEYPOINTS, mirror_keypoints
@@ -58,6 +58,7 @@ class RenderSample:
     occluded: np.ndarray
     is_left: bool
     mask: np.ndarray
+    jpeg_quality: int  # the camera's compression, applied when the sample is written
 
 
 # ---------------------------------------------------------------- shaders
@@ -434,12 +435,52 @@ class HandRenderer:
                 _occluder(rng, img, occ, c, box_px)
             xi = np.clip(np.round(kp).astype(int), 0, size - 1)
             visible &= (occ[xi[:, 1], xi[:, 0]] == 0).astype(np.uint8)
-        img = _photometric(rng, img)
-        return RenderSample(img, kp, visible, occluded, is_left, (alpha > 127).astype(np.uint8)
-                            * 255)
+        img, quality = _camera(rng, img)
+        return RenderSample(img, kp, visible, occluded, is_left,
+                            (alpha > 127).astype(np.uint8) * 255, quality)
 
     def release(self) -> None:
         self.ctx.release()
+
+
+def _camera(rng, img: np.ndarray) -> tuple[np.ndarray, int]:
+    """What a phone camera does to the scene: uneven light, white balance, exposure, contrast
+    and gamma (one lookup table), defocus or motion blur, sensor noise (luma at full
+    resolution, chroma at half, as demosaicing leaves it) and a JPEG quality for writing.
+    `synthetic._photometric` is the drawn hands' variant: i.i.d. RGB noise and an extra JPEG
+    round trip, which cost a third of a rendered sample here."""
+    size = img.shape[0]
+    if rng.random() < 0.5:  # a smooth gain field
+        gain = cv2.resize(0.65 + 0.7 * rng.random((4, 4), np.float32), (size, size),
+                          interpolation=cv2.INTER_CUBIC)
+        img = cv2.multiply(img, cv2.merge([gain] * 3), dtype=cv2.CV_8U)
+    levels = np.arange(256, dtype=np.float64)[:, None] * rng.uniform(0.85, 1.15, 3)
+    levels = (levels - 128) * rng.uniform(0.75, 1.25) + 128 + rng.uniform(-30, 30)
+    levels = 255 * (np.clip(levels, 0, 255) / 255) ** rng.uniform(0.75, 1.35)
+    img = cv2.LUT(img, np.clip(levels, 0, 255).astype(np.uint8).reshape(256, 1, 3))
+    r = rng.random()
+    if r < 0.3:  # defocus
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.4, 1.5))
+    elif r < 0.42:  # motion
+        k = int(rng.integers(3, 9))
+        kernel = np.zeros((k, k), np.float32)
+        kernel[k // 2, :] = 1.0 / k
+        m = cv2.getRotationMatrix2D((k / 2 - 0.5, k / 2 - 0.5), rng.uniform(0, 180), 1.0)
+        kernel = cv2.warpAffine(kernel, m, (k, k))
+        img = cv2.filter2D(img, -1, kernel / max(float(kernel.sum()), 1e-6))
+    luma_std, chroma_std = rng.uniform(0, 7), rng.uniform(0, 4)
+    if luma_std > 0.5:
+        cv2.setRNGSeed(int(rng.integers(2 ** 31)))  # cv2's RNG is global: seed it from ours
+        luma = np.empty((size, size), np.int16)
+        cv2.randn(luma, 0, luma_std)
+        half = max(size // 2, 1)
+        chroma = np.empty((half, half, 3), np.int16)
+        cv2.randn(chroma, 0, chroma_std)
+        noise = cv2.resize(chroma, (size, size), interpolation=cv2.INTER_LINEAR)
+        noise += luma[..., None]
+        img = cv2.add(img, noise, dtype=cv2.CV_8U)
+    quality = int(rng.integers(30, 96)) if rng.random() < 0.6 else 95
+    return img, quality
 
 
 def _scene_background(rng, size: int) -> np.ndarray:
@@ -585,7 +626,7 @@ def _write_one(job) -> int:
         return 0  # renamed into place whole, and deterministic: the image this run would draw
     s = sample(seed, i, size)
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(s.image, cv2.COLOR_RGB2BGR),
-                           [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+                           [cv2.IMWRITE_JPEG_QUALITY, min(int(quality), s.jpeg_quality)])
     if not ok:  # pragma: no cover - OpenCV always encodes uint8 images
         raise DataError("JPEG encoding failed")
     _atomic_write(stem.with_suffix(".jpg"), buf.tobytes())
@@ -598,10 +639,11 @@ def _worker_init() -> None:
 
 
 def write_dataset(out: str | Path, count: int, seed: int, size: int = DEFAULT_SIZE,
-                  workers: int = 1, quality: int = 92, resume: bool = False,
+                  workers: int = 1, quality: int = 95, resume: bool = False,
                   progress=None) -> dict:
     """Render `count` samples as `out/render_<seed>_<i>.jpg` + `.json` (the `data synth` layout,
-    plus `hand_box` [x0, y0, x1, y1] of the keypoints). Returns a summary dict."""
+    plus `hand_box` [x0, y0, x1, y1] of the keypoints), each JPEG at the quality its camera
+    drew (`quality` caps it). Returns a summary dict."""
     from handlite.data.backgrounds import prepare
 
     if count < 0:
