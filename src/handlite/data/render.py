@@ -211,10 +211,15 @@ class HandRenderer:
                             f"libegl1 libegl-mesa0 libgl1-mesa-dri") from None
         self.prog = self.ctx.program(vertex_shader=_VERT.replace("NOISE", _NOISE),
                                      fragment_shader=_FRAG.replace("NOISE", _NOISE))
-        color = self.ctx.renderbuffer((size, size), 4)
-        depth_lin = self.ctx.renderbuffer((size, size), 1, dtype="f4")
-        self.fbo = self.ctx.framebuffer([color, depth_lin], self.ctx.depth_renderbuffer(
-            (size, size)))
+        # drawn with 4x multisampling (smooth silhouettes: a photo's hand has no jagged edge),
+        # then resolved into single-sample buffers that are read back
+        ms = int(os.environ.get("HANDLITE_RENDER_MSAA", "4"))
+        self.fbo_ms = self.ctx.framebuffer(
+            [self.ctx.renderbuffer((size, size), 4, samples=ms),
+             self.ctx.renderbuffer((size, size), 1, dtype="f4", samples=ms)],
+            self.ctx.depth_renderbuffer((size, size), samples=ms))
+        self.fbo = self.ctx.framebuffer([self.ctx.renderbuffer((size, size), 4),
+                                         self.ctx.renderbuffer((size, size), 1, dtype="f4")])
         m = self.mesh
         self.origin, self.frame, self.palm = hand_mesh.hand_frame(m)
         self.tex = (m.positions - self.origin) @ self.frame.T / self.palm
@@ -399,8 +404,8 @@ class HandRenderer:
         u["blotch"].value = float(rng.uniform(0.05, 0.25))
         u["pores"].value = float(rng.uniform(0.03, 0.12))
         u["crease_k"].value = float(rng.uniform(0.15, 0.45))
-        self.fbo.use()
-        self.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        self.fbo_ms.use()
+        self.fbo_ms.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         self.ctx.enable(self.ctx.DEPTH_TEST)
         self.ctx.enable(self.ctx.CULL_FACE)  # the hand is closed, the tube wound outwards
         u["bones"].write(np.ascontiguousarray(skin_m.transpose(0, 2, 1), "f4").tobytes())
@@ -410,6 +415,7 @@ class HandRenderer:
         u["model"].write(np.ascontiguousarray(arm_model.T, "f4").tobytes())
         u["skinned"].value = 0
         self.arm_vao.render()
+        self.ctx.copy_framebuffer(self.fbo, self.fbo_ms)
         rgba = np.frombuffer(self.fbo.read(components=4, attachment=0), np.uint8)
         depth = np.frombuffer(self.fbo.read(components=1, attachment=1, dtype="f4"), np.float32)
         rgba = rgba.reshape(size, size, 4)[::-1]
