@@ -99,6 +99,7 @@ public final class HandLandmarker implements AutoCloseable {
     private final float outputScale;
     private final int outputZeroPoint;
     private final int[] outputShape;
+    private byte[] outputBytes;
 
     /**
      * @param model the .tflite bytes (a mapped file is best: LiteRT reads weights in place)
@@ -208,7 +209,7 @@ public final class HandLandmarker implements AutoCloseable {
         output.rewind();
         interpreter.run(input, output);
         long t2 = System.nanoTime();
-        HeatmapDecoder.Result r = decoder.decode(readMaps(), outputShape[1], outputShape[2], outputShape[3]);
+        HeatmapDecoder.Result r = decodeOutput();
         float[] xy = r.xy.clone();
         preprocess.toImage(xy, box, leftHand);
         long t3 = System.nanoTime();
@@ -225,16 +226,24 @@ public final class HandLandmarker implements AutoCloseable {
         input.rewind();
     }
 
-    private float[] readMaps() {
+    /** The output maps to keypoints: float maps as they are, int8/uint8 from the raw bytes
+     * (decode_quantized's twin: no float copy of the maps). */
+    private HeatmapDecoder.Result decodeOutput() {
         output.rewind();
+        int h = outputShape[1];
+        int w = outputShape[2];
+        int c = outputShape[3];
         if (outputType == DataType.FLOAT32) {
             float[] maps = new float[output.capacity() / 4];
             output.asFloatBuffer().get(maps);
-            return maps;
+            return decoder.decode(maps, h, w, c);
         }
-        byte[] q = new byte[output.capacity()];
-        output.get(q);
-        return HeatmapDecoder.dequantize(q, outputType == DataType.UINT8, outputScale, outputZeroPoint);
+        if (outputBytes == null) {
+            outputBytes = new byte[output.capacity()];
+        }
+        output.get(outputBytes);
+        return decoder.decodeQuantized(outputBytes, h, w, c, outputType == DataType.UINT8,
+                outputScale, outputZeroPoint);
     }
 
     /**
