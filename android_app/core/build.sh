@@ -48,10 +48,11 @@ fail_compile() {
 
 # core: --release 8 is the Java library surface every supported Android (minSdk 26) has;
 # compiled against a newer JDK, ByteBuffer calls would bind to Java 9 overrides that API
-# 26-28 lack (NoSuchMethodError on every model load there)
+# 26-28 lack (NoSuchMethodError on every model load there). -Xlint:-options: JDK 21+ calls
+# release 8 obsolete, a warning that -Werror would turn into a failed build.
 mapfile -t main_src < <(find "$here/src/main/java" -name '*.java' | sort)
 mapfile -t test_src < <(find "$here/src/test/java" -name '*.java' | sort)
-javac --release 8 -Xlint:all -Werror -encoding UTF-8 -d "$out/main" "${main_src[@]}" \
+javac --release 8 -Xlint:all,-options -Werror -encoding UTF-8 -d "$out/main" "${main_src[@]}" \
     || fail_compile "core compilation"
 
 # app: the Activities against signature-only stubs of the Android, AndroidX, CameraX and
@@ -83,18 +84,18 @@ mapfile -t stub_src < <(find "$stubs" -name '*.java' | sort)
 mapfile -t app_src < <(find "$app/src/main/java" -name '*.java' | sort)
 mapfile -t app_test_src < <(find "$app/src/test/java" -name '*.java' 2>/dev/null | sort)
 javac --release 8 -encoding UTF-8 -d "$out/stubs" "${stub_src[@]}" || fail_compile "API stubs"
-javac --release 8 -Xlint:all,-serial -Werror -encoding UTF-8 -cp "$out/main:$out/stubs" -d "$out/app" \
+javac --release 8 -Xlint:all,-serial,-options -Werror -encoding UTF-8 -cp "$out/main:$out/stubs" -d "$out/app" \
     "${app_src[@]}" "$out/app-gen/org/handlite/app/R.java" || fail_compile "app compilation"
 
 # what runs on the phone must link there: no Java 9+ library calls in core or app classes
 # (the stubs are not checked: they never reach a phone)
 bash "$here/check_bytecode.sh" "$out/main" "$out/app" || fail_compile "Java 9+ calls in the bytecode"
 
-javac --release 8 -Xlint:all,-serial -encoding UTF-8 -cp "$out/main:$junit" \
+javac --release 8 -Xlint:all,-serial,-options -encoding UTF-8 -cp "$out/main:$junit" \
     -d "$out/test" "${test_src[@]}" || fail_compile "core test compilation"
 cp -R "$here/src/test/resources/." "$out/test/"
 if [ "${#app_test_src[@]}" -gt 0 ]; then
-    javac --release 8 -Xlint:all,-serial -encoding UTF-8 \
+    javac --release 8 -Xlint:all,-serial,-options -encoding UTF-8 \
         -cp "$out/main:$out/test:$out/stubs:$out/app:$junit" -d "$out/app-test" "${app_test_src[@]}" \
         || fail_compile "app test compilation"
 fi
