@@ -30,7 +30,7 @@ test: test-py java-test
 test-py:
 	$(PYTEST) -q
 
-## java-test: compile android_app/core with the JDK and run its JUnit 4 tests
+## java-test: compile android_app core (Java 8 surface) and app (against API stubs), check the bytecode, run the JUnit 4 tests
 java-test:
 	bash android_app/core/build.sh
 

@@ -22,8 +22,14 @@ android {
     }
 
     compileOptions {
-        sourceCompatibility = JavaVersion.VERSION_11
-        targetCompatibility = JavaVersion.VERSION_11
+        // the Java level core/build.sh (CI) compiles and bytecode-checks the app at
+        sourceCompatibility = JavaVersion.VERSION_1_8
+        targetCompatibility = JavaVersion.VERSION_1_8
+    }
+
+    sourceSets {
+        // the app's JVM tests read the golden tiny model from the core module's resources
+        getByName("test").resources.srcDir("../core/src/test/resources")
     }
 
     androidResources {
@@ -36,10 +42,12 @@ dependencies {
     implementation(project(":core"))
     implementation(libs.litert)
     implementation(libs.litert.gpu)
-    implementation(libs.litert.support)
     implementation(libs.camerax.core)
     implementation(libs.camerax.camera2)
     implementation(libs.camerax.lifecycle)
     implementation(libs.camerax.view)
     implementation(libs.androidx.appcompat)
+    // BenchmarkJobTest: the Activity's job on the JVM (also run by core/build.sh, against
+    // the API stubs); on a JVM LiteRT throws UnsatisfiedLinkError, which must become a record
+    testImplementation(libs.junit)
 }

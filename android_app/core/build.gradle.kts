@@ -4,10 +4,11 @@ plugins {
     `java-library`
 }
 
-java {
-    // what Android's desugaring accepts; build.sh compiles with --release 11 too
-    sourceCompatibility = JavaVersion.VERSION_11
-    targetCompatibility = JavaVersion.VERSION_11
+tasks.withType<JavaCompile>().configureEach {
+    // the Java 8 library surface, which every supported Android (minSdk 26) has: built
+    // against a newer JDK, ByteBuffer.position(int) would bind to the Java 9 override that
+    // API 26-28 lack. build.sh does the same and checks the bytecode (check_bytecode.sh).
+    options.release.set(8)
 }
 
 dependencies {

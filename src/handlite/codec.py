@@ -24,7 +24,8 @@ Decoding (paper sec. 3.3, extended):
    non-positive value, or moves more than one cell.
 
 This is the one decoder of the project: training metrics, the host runtime, parity and the
-Android app (`HeatmapDecoder.java`, pinned by golden vectors) all follow it.
+Android app (`HeatmapDecoder.java`: `decode` and, for quantised outputs, `decodeQuantized`,
+both pinned by golden vectors from tests/app/make_golden.py) all follow it.
 
 Two entry points, one semantics: `decode` takes float maps (one frame or a batch) and returns
 bit for bit what the plain definition above gives; `decode_quantized` takes one frame of a

@@ -4,7 +4,9 @@ Writes into android_app/core/src/test/resources/golden/ (or --out DIR):
 - `<name>.f32`: heatmaps (H, W, C) as little-endian float32, row-major, channel-last;
 - `index.json`: per case the file, shape, stride, decode settings and the keypoints (K, 2)
   in input pixels and scores (K,) that `handlite.codec.HeatmapCodec.decode` returns (null for
-  a non-finite value); latency samples with the `handlite.bench.stats.latency_stats` block
+  a non-finite value); under `quantized_cases` the same for raw int8/uint8 maps `<name>.q8`
+  (the float maps quantised with a given scale and zero point, as a quantised model's output
+  tensor holds them) and what `HeatmapCodec.decode_quantized` returns; latency samples with the `handlite.bench.stats.latency_stats` block
   they give; and crops of `image_37x29.rgb` (uint8 RGB) with the crop window and the resized
   pixels `pre_<name>.u8` that the host runtime (`square_crop`, `extract_crop`) produces;
 - with --model: `tiny_model.tflite`, a small converted model (16x16x3 -> 4x4x22) carrying
@@ -259,6 +261,50 @@ def _case(name: str, file: str, maps: np.ndarray, stride: int, notes: dict,
     }
 
 
+def quantize(maps: np.ndarray, dtype: str, scale: float, zero_point: int) -> np.ndarray:
+    """Float maps -> the raw tensor a quantised model would output: round(v / scale) + zp,
+    saturated (NaN reads as 0, +-inf saturates)."""
+    info = np.iinfo(dtype)
+    clean = np.nan_to_num(maps.astype(np.float64), nan=0.0, posinf=1e6, neginf=-1e6)
+    q = np.clip(np.round(clean / scale) + zero_point, info.min, info.max)
+    return q.astype(dtype)
+
+
+def _quant_case(name: str, file: str, raw: np.ndarray, quant: tuple, stride: int,
+                **settings) -> dict:
+    dtype, scale, zero_point = quant
+    h, w, c = raw.shape
+    settings = {"min_confidence": 0.05, **settings}
+    codec = HeatmapCodec(input_size=h * stride, stride=stride, **settings)
+    plain = HeatmapCodec(input_size=h * stride, stride=stride,
+                         **{**codec.settings.to_dict(), "min_confidence": 0.0})
+    _, argmax_scores = plain.decode_quantized(raw, scale, zero_point)
+    threshold = codec.settings.min_confidence
+    # ties on raw steps are exact and ordered (first cell): only a score at the threshold
+    # could flip between two correct implementations (summation order)
+    near = np.nonzero(np.abs(argmax_scores - threshold) < 1e-4 * threshold)[0]
+    if threshold > 0 and near.size:
+        raise AmbiguousCase(f"case {name}: scores of {near.tolist()} at the threshold")
+    keypoints, scores = codec.decode_quantized(raw, scale, zero_point)
+    argmax_kps, _ = plain.decode_quantized(raw, scale, zero_point)
+    fallback = [int(j) for j in np.nonzero(argmax_scores < threshold)[0]] if threshold > 0 else []
+    moved = [j for j in fallback if not np.allclose(keypoints[j], argmax_kps[j])]
+    return {
+        "name": name,
+        "file": file,
+        "shape": [h, w, c],
+        "stride": stride,
+        "dtype": dtype,
+        "scale": scale,
+        "zero_point": zero_point,
+        "decode": codec.settings.to_dict(),
+        "fallback_keypoints": fallback,
+        "moved_by_fallback": moved,
+        "keypoints": [_floats(p) for p in keypoints],
+        "scores": _floats(scores),
+    }
+
+
 def _stats_cases(rng: np.random.Generator) -> list[dict]:
     samples = {
         "lognormal_61_with_spikes": np.concatenate([rng.lognormal(np.log(20), 0.1, 59),
@@ -299,6 +345,49 @@ CASES = [
     ("tiny_2x2", "tiny_2", {}),
     ("tiny_3x3", "tiny_3", {}),
 ]
+
+
+def _f32(x: float) -> float:
+    return float(np.float32(x))  # a scale both sides hold exactly (Java reads a float)
+
+
+#: raw quantised file -> (float heatmap file it quantises, (dtype, scale, zero point)).
+#: int8 over [-1, 1] maps, uint8 with the softmax-style [0, 1] range; one scale so coarse that
+#: beta * scale * 255 > 70 (the decoders fall back to the float path on the dequantised maps)
+QUANT_FILES = {
+    "mixed_56_int8": ("mixed_56", ("int8", _f32(2.0 / 255), -13)),
+    "mixed_28_int8": ("mixed_28", ("int8", _f32(2.0 / 255), -13)),
+    "lowconf_28_int8": ("lowconf_28", ("int8", _f32(1.0 / 255), -128)),
+    "lowconf_28_uint8": ("lowconf_28", ("uint8", _f32(1.0 / 255), 0)),
+    "noise_28_int8": ("noise_28", ("int8", _f32(1.0 / 255), -128)),
+    "mixed_28_int8_coarse": ("mixed_28", ("int8", _f32(0.05), 0)),
+    "tiny_2_int8": ("tiny_2", ("int8", _f32(1.0 / 255), -128)),
+}
+
+#: (case name, raw file, decode settings besides the defaults)
+QUANT_CASES = [
+    ("mixed_56_int8", "mixed_56_int8", {}),
+    ("mixed_28_int8", "mixed_28_int8", {}),
+    ("mixed_28_int8_quarter", "mixed_28_int8", {"refine": "quarter"}),
+    ("mixed_28_int8_none", "mixed_28_int8", {"refine": "none"}),
+    ("mixed_28_int8_beta20_peaks5", "mixed_28_int8", {"softmax_beta": 20.0, "fallback_peaks": 5}),
+    ("lowconf_28_int8", "lowconf_28_int8", {}),
+    ("lowconf_28_int8_one_peak", "lowconf_28_int8", {"fallback_peaks": 1}),
+    ("lowconf_28_uint8", "lowconf_28_uint8", {}),
+    ("noise_28_int8", "noise_28_int8", {}),
+    ("mixed_28_int8_coarse_float_path", "mixed_28_int8_coarse", {}),
+    ("tiny_2x2_int8_float_path", "tiny_2_int8", {}),
+]
+
+
+def _quant_cases(out: Path, float_maps: dict) -> list[dict]:
+    cases = []
+    for file, (source, quant) in QUANT_FILES.items():
+        raw = quantize(float_maps[source], *quant)
+        (out / f"{file}.q8").write_bytes(np.ascontiguousarray(raw).tobytes())
+        cases += [_quant_case(name, f"{file}.q8", raw, quant, 4, **settings)
+                  for name, f, settings in QUANT_CASES if f == file]
+    return cases
 
 
 def _file_cases(file: str, maps: np.ndarray, notes: dict) -> list[dict] | None:
@@ -352,6 +441,7 @@ def build(out: Path) -> dict:
     """
     out.mkdir(parents=True, exist_ok=True)
     by_name = {}
+    float_maps = {}
     for number, (file, generate) in enumerate(FILES.items()):
         for attempt in range(20):
             maps, notes = generate(np.random.default_rng([SEED, number, attempt]))
@@ -361,6 +451,7 @@ def build(out: Path) -> dict:
         else:
             raise SystemExit(f"no unambiguous draw for {file} in 20 attempts")
         (out / f"{file}.f32").write_bytes(np.ascontiguousarray(maps, "<f4").tobytes())
+        float_maps[file] = maps
         for case in cases:
             case["attempt"] = attempt
             by_name[case["name"]] = case
@@ -371,6 +462,9 @@ def build(out: Path) -> dict:
         "layout": "little-endian float32, (H, W, C) row-major, channel-last",
         "tolerance": {"keypoints_px": 1e-4, "scores": 1e-5},
         "cases": [by_name[name] for name, _, _ in CASES],
+        "quantized_layout": "raw int8/uint8 bytes, (H, W, C) row-major, channel-last; "
+                            "value = (q - zero_point) * scale",
+        "quantized_cases": _quant_cases(out, float_maps),
         "stats": _stats_cases(np.random.default_rng([SEED, len(FILES)])),
         "preprocess": _preprocess_cases(out, np.random.default_rng([SEED, len(FILES) + 1])),
     }
@@ -419,8 +513,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also rebuild tiny_model.tflite (needs TensorFlow)")
     args = parser.parse_args(argv)
     index = build(args.out)
-    size = sum(p.stat().st_size for p in args.out.glob("*.f32")) + (args.out / "index.json").stat().st_size
-    print(f"{len(index['cases'])} decode cases, {len(index['stats'])} stats cases, "
+    size = sum(p.stat().st_size for p in [*args.out.glob("*.f32"), *args.out.glob("*.q8")]) + (args.out / "index.json").stat().st_size
+    print(f"{len(index['cases'])} decode cases, {len(index['quantized_cases'])} quantised, "
+          f"{len(index['stats'])} stats cases, "
           f"{size / 1024:.0f} KiB in {args.out}", file=sys.stderr)
     if args.model:
         path = build_tiny_model(args.out)

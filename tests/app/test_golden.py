@@ -48,6 +48,25 @@ def test_committed_vectors_are_what_the_codec_decodes(case):
     np.testing.assert_allclose(scores, _expected(case["scores"]), atol=1e-7, rtol=0)
 
 
+@pytest.mark.parametrize("use_jit", [True, False], ids=["compiled", "numpy"])
+@pytest.mark.parametrize("case", INDEX["quantized_cases"], ids=lambda c: c["name"])
+def test_committed_quantized_vectors_are_what_decode_quantized_gives(case, use_jit):
+    raw = np.fromfile(GOLDEN / case["file"], dtype=case["dtype"]).reshape(case["shape"])
+    codec = HeatmapCodec(input_size=case["shape"][0] * case["stride"], stride=case["stride"],
+                         **case["decode"])
+    codec.use_jit = use_jit  # both Python paths give what the Java twin is pinned to
+    keypoints, scores = codec.decode_quantized(raw, case["scale"], case["zero_point"])
+    np.testing.assert_allclose(keypoints, _expected(case["keypoints"]), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(scores, _expected(case["scores"]), atol=1e-7, rtol=0)
+
+
+def test_quantized_vectors_exercise_the_fallback_and_both_dtypes():
+    cases = INDEX["quantized_cases"]
+    assert sum(len(c["moved_by_fallback"]) for c in cases) >= 5
+    assert {c["dtype"] for c in cases} == {"int8", "uint8"}
+    assert any(c["name"].endswith("_float_path") for c in cases)
+
+
 def test_regenerating_reproduces_the_committed_files(tmp_path):
     index = make_golden.build(tmp_path)
     assert json.loads((tmp_path / "index.json").read_text()) == INDEX

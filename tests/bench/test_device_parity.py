@@ -74,3 +74,27 @@ def test_check_parity_needs_a_reference(handlite_model, fake_binary, capsys):
     except SystemExit as exc:
         code = exc.code
     assert code == 2 and "--reference" in capsys.readouterr().err
+
+
+def test_parity_through_the_app_passes_and_a_wrong_reference_fails(app_device, handlite_model,
+                                                                    capsys):
+    """`bench --runner app --check-parity` as with benchmark_model: the app dumps its
+    outputs for the fixed input, the harness compares them with the Keras reference."""
+    def bench(reference):
+        try:
+            main(["bench", str(handlite_model["tflite"]), "--device", app_device.serial,
+                  "--runner", "app", "--check-parity", "--reference", str(reference), *FAST,
+                  "--json"])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+        return code, json.loads(capsys.readouterr().out)
+
+    code, doc = bench(handlite_model["reference"])
+    [record] = doc["records"]
+    assert code == 0 and doc["parity_failed"] == 0, record
+    assert record["status"] == "ok" and record["settings"]["runner"] == "app"
+    assert record["parity"]["passed"] and record["parity"]["keypoint_epe_max_px"] <= 0.01
+    code, doc = bench(handlite_model["wrong"])
+    [record] = doc["records"]
+    assert code == 1 and not record["parity"]["passed"] and "parity" in record["flags"]

@@ -327,9 +327,22 @@ class AppRunner(Runner):
     delegate, threads, runs, warmup, out (result file name). It writes one `handlite.bench/1`
     record to `/sdcard/Android/data/PKG/files/handlite/OUT` and logs
     `handlite.bench: RESULT <json>`; the file is preferred, the log line is the fallback.
+
+    On-device parity: the fixed input's raw tensor bytes are pushed next to the models and
+    passed as `--es input_file PATH --es output_file NAME`; after its timed runs the app feeds
+    them to the same interpreter and writes the raw bytes of every output tensor (output order,
+    benchmark_model's --output_filepath layout) to `files/handlite/NAME`, which is pulled.
+
+    A crashed app is noticed within seconds: each poll also asks `pidof PKG`, and a process
+    that is gone twice in a row without a result fails the cell with the crash report from
+    `logcat -b crash` (a result written before the process ended always wins).
     """
 
     name = "app"
+
+    #: polls in a row that must find no app process before the cell fails (one poll can race
+    #: the process start or a result written just before the process ended)
+    DEAD_POLLS = 2
 
     def __init__(self, package: str = APP_PACKAGE, poll_s: float = 0.5):
         if not re.fullmatch(r"[A-Za-z][\w]*(\.[A-Za-z][\w]*)+", package):
@@ -344,45 +357,79 @@ class AppRunner(Runner):
         return f"/sdcard/Android/data/{self.package}/files/handlite"
 
     def command(self, remote_model: str, cell: Cell, settings: RunSettings, out: str,
-                serial: str | None = None) -> str:
+                serial: str | None = None, parity_in: str | None = None,
+                parity_out: str | None = None) -> str:
         args = ["am", "start", "-S", "-W", "-n", f"{self.package}/{APP_ACTIVITY}",
                 "--es", "model", remote_model, "--es", "delegate", cell.delegate,
                 "--ei", "threads", str(cell.threads), "--ei", "runs", str(settings.runs),
                 "--ei", "warmup", str(settings.warmup), "--es", "out", out]
         if serial:
             args += ["--es", "serial", serial]  # the app's own record then names the device
+        if parity_in:
+            args += ["--es", "input_file", parity_in, "--es", "output_file", parity_out]
         return " ".join(_q(a) for a in args)
 
-    def _poll(self, device: Device, remote_out: str) -> dict[str, Any] | None:
-        """The app's record if it has finished (its file, else its logcat line), else None.
+    def _poll(self, device: Device, remote_out: str) -> tuple[dict[str, Any] | None, bool | None]:
+        """(the app's record if it has finished (its file, else its logcat line), else None;
+        whether the app process is alive, None when the device cannot say).
 
-        One round trip: logcat first, then the file. The app writes the file before it logs,
-        so when the log has the result the file check that follows sees the file too."""
-        _, text = sh(device, f"echo @@log; logcat -d -s {_q(APP_LOG_TAG + ':*')}; "
+        One round trip: the process first, then logcat, then the file. A process found dead
+        cannot write afterwards, so a missing result then means it died without one. The app
+        writes the file before it logs, so when the log has the result the file check that
+        follows sees the file too."""
+        _, text = sh(device, f"pidof {_q(self.package)}; echo \"@@pidof $?\"; echo @@log; "
+                             f"logcat -d -s {_q(APP_LOG_TAG + ':*')}; "
                              f"if [ -f {_q(remote_out)} ]; then echo @@file; "
                              f"cat {_q(remote_out)}; fi")
-        log, _, content = text.partition("\n@@file\n")
+        head, _, rest = text.partition("@@log\n")
+        m = re.search(r"@@pidof (\d+)", head)
+        # pidof exits 1 when no process has the name; any other failure (no pidof on an old
+        # shell) says nothing about the app
+        alive = None if m is None else {"0": True, "1": False}.get(m.group(1))
+        log, _, content = rest.partition("\n@@file\n")
         if content.strip():
             try:
-                return json.loads(content)
+                return json.loads(content), alive
             except ValueError:
                 pass  # unreadable file: the log line may still have the record
-        return parse_app_logcat(log)
+        return parse_app_logcat(log), alive
+
+    def _crash_reason(self, device: Device) -> str:
+        """The exception line of the app's last crash report in the crash log, if any."""
+        _, text = sh(device, "logcat -d -b crash")
+        reason = None
+        for line in text.splitlines():
+            if m := re.search(r"AndroidRuntime\s*(?:\(\s*\d+\))?\s*:\s*(\S+(?:Error|Exception)\b.*)$",
+                              line):
+                reason = reason or m.group(1).strip()
+            elif "FATAL EXCEPTION" in line:
+                reason = None  # a later crash: report that one
+        return reason or "no crash report in logcat"
 
     def run(self, device: Device, cell: Cell, settings: RunSettings,
             parity: ParityInput | None = None) -> RunResult:
-        if parity is not None:
-            raise UsageError("on-device parity needs the benchmark_model runner")
         sha = model_sha(cell.model)
         # the app reads its own external files folder; /data/local/tmp is closed to apps
         remote_model = push_kept(device, cell.model, f"{self.files_dir}/models", sha,
                                  known=self._known, hashers=self._hashers)
         out = f"result_{sha[:12]}_{cell.delegate}_t{cell.threads}.json"
         remote_out = f"{self.files_dir}/{out}"
+        p_in = p_name = None
+        stale = [remote_out]
+        if parity is not None:
+            with tempfile.TemporaryDirectory() as tmp:
+                local_in = Path(tmp) / "parity_input.bin"
+                local_in.write_bytes(parity.input_bytes)
+                p_in = push_kept(device, local_in, f"{self.files_dir}/parity",
+                                 hashlib.sha256(parity.input_bytes).hexdigest(), known=self._known)
+            p_name = f"parity_{sha[:12]}_{cell.delegate}_t{cell.threads}_output.bin"
+            stale.append(f"{self.files_dir}/{p_name}")
         start = time.perf_counter()
-        # old results and log lines must not pass for this run's
-        code, output = sh(device, f"rm -f {_q(remote_out)}; logcat -c; "
-                          + self.command(remote_model, cell, settings, out, device.serial),
+        # old results, dumps, log lines and crash reports must not pass for this run's
+        code, output = sh(device, f"rm -f {' '.join(_q(p) for p in stale)}; "
+                          "logcat -c; logcat -b crash -c; "
+                          + self.command(remote_model, cell, settings, out, device.serial,
+                                         p_in, p_name),
                           timeout=60)
         errors = [line for line in output.splitlines() if line.startswith("Error:")]
         if errors or "does not exist" in output:
@@ -393,13 +440,28 @@ class AppRunner(Runner):
             raise BenchmarkError(f"am start failed on {device.serial} (exit {code}): "
                                  f"{(output.strip().splitlines() or ['no output'])[-1]}")
         deadline = start + settings.timeout_s
-        while (record := self._poll(device, remote_out)) is None:
+        dead = 0
+        while True:
+            record, alive = self._poll(device, remote_out)
+            if record is not None:
+                break
+            dead = dead + 1 if alive is False else 0
+            if dead >= self.DEAD_POLLS:
+                raise BenchmarkError(f"the app died on {device.serial} without a result after "
+                                     f"{time.perf_counter() - start:.1f} s: "
+                                     f"{self._crash_reason(device)}")
             if time.perf_counter() > deadline:
                 raise BenchmarkError(f"no result from the app on {device.serial} after "
                                      f"{settings.timeout_s:.0f} s")
             time.sleep(self.poll_s)
         device_s = time.perf_counter() - start
         record = _check_app_record(record, f"app result on {device.serial}")
+        if parity is not None:
+            try:
+                device.pull(f"{self.files_dir}/{p_name}", parity.output_local)
+            except DeviceCommandError:
+                # no dump: the parity check says so, the timings stand
+                parity.output_local.unlink(missing_ok=True)
         return RunResult(stats=record["stats"], samples_ms=record.get("samples_ms") or {},
                          delegation=record.get("delegation"),
                          flags=list(record.get("flags") or []),

@@ -120,9 +120,6 @@ def run_cmd(models, device_opts, threads, delegate, runner, benchmark_binary, pa
         return
     if check_parity and not reference:
         raise UsageError("--check-parity needs --reference MODEL.keras")
-    if check_parity and runner != "benchmark_model":
-        raise UsageError("--check-parity needs the benchmark_model runner (the app has no "
-                         "input/output dump)")
     from pathlib import Path
 
     from handlite.bench.hygiene import HygieneSettings

@@ -14,13 +14,25 @@ and appends `handlite.bench: RESULT <json>` to the logcat (`ERROR <message>` whe
 with a failed record in the file). A record line longer than the app's 3800 logcat characters
 loses its raw samples in the log (flag `samples_in_file_only`), as the app's does.
 
+With `--es input_file PATH --es output_file NAME` (on-device parity) it then runs the model
+once on the raw input tensor bytes of PATH and writes the raw bytes of every output tensor, in
+output order, to `.../files/handlite/NAME`, as the app does.
+
+The activity's process is the app's process: `pidof org.handlite.app` (a command `install`
+adds) prints its pid while it runs, as on a phone; when it is gone, pidof exits 1.
+
 Honest limits: the model runs on the host CPU, so `--es delegate gpu|nnapi` are recorded as
 asked but run the CPU kernels; a model without handlite metadata fails, as the app refuses it.
+The process ends when the activity finishes (a phone keeps it cached a while).
 
 Knobs for tests in `ROOT/.device/app.json` (ROOT = $HANDLITE_DEVICE_ROOT), read at each start:
     {"installed": false}   `am start` reports the activity class does not exist
     {"no_file": true}      the result file is not written (only the logcat line: the fallback)
     {"fail": "message"}    the run fails with this message (failed record, ERROR log line)
+    {"crash": "message"}   the process dies before any result, leaving an AndroidRuntime
+                           crash report with this exception line in the logcat (a crash the
+                           app's own handler never saw: a native crash, an Error on another
+                           thread)
 
 Register it on a stand-in with `install(sandbox)` (the sandbox's command hook: it overrides
 the `am` shim; other `am` subcommands fall through to the shim).
@@ -139,17 +151,63 @@ def _measure(extras: dict) -> dict:
                        samples_ms=measured["samples_ms"], flags=measured["flags"])
 
 
+def _crash(message: str) -> None:
+    """Die as an uncaught exception kills an app: a crash report in the log, no result."""
+    for text in ("FATAL EXCEPTION: handlite-bench", f"Process: {PACKAGE}, PID: {os.getpid()}",
+                 message, "\tat org.handlite.app.BenchmarkActivity.lambda$onCreate$0"):
+        stamp = time.strftime("%m-%d %H:%M:%S", time.localtime())
+        with open(_root() / ".device" / "logcat.txt", "a") as f:
+            f.write(f"{stamp}.000  {os.getpid():5d} {os.getpid():5d} E AndroidRuntime: {text}\n")
+    os._exit(1)
+
+
+def _write(folder: Path, name: str, data: bytes) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{name}.tmp"
+    tmp.write_bytes(data)
+    os.replace(tmp, folder / name)  # a reader never sees half a file
+
+
+def _dump_outputs(extras: dict) -> None:
+    """Parity: the raw input tensor in, the raw bytes of every output tensor out."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    model = Path(str(extras["model"]))
+    model = model if model.is_absolute() else _files_dir() / "models" / model
+    source = Path(str(extras["input_file"]))
+    source = source if source.is_absolute() else _files_dir() / source
+    interp = Interpreter(model_path=str(model), num_threads=int(extras.get("threads", 1)))
+    interp.allocate_tensors()
+    [d] = interp.get_input_details()
+    dtype, shape = np.dtype(d["dtype"]), tuple(d["shape"])
+    raw = source.read_bytes()
+    need = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) != need:
+        raise ValueError(f"input file has {len(raw)} bytes, the model's input tensor needs {need}")
+    interp.set_tensor(d["index"], np.frombuffer(raw, dtype=dtype).reshape(shape))
+    interp.invoke()
+    data = b"".join(np.ascontiguousarray(interp.get_tensor(o["index"])).tobytes()
+                    for o in interp.get_output_details())
+    _write(_files_dir(), str(extras["output_file"]), data)
+
+
 def activity(extras: dict) -> None:
     """What BenchmarkActivity does after launch: measure, write the file, log the line."""
+    if _knobs().get("crash"):
+        _crash(str(_knobs()["crash"]))
     record = _measure(extras)
+    if record["status"] == "ok" and extras.get("input_file") and extras.get("output_file"):
+        try:
+            _dump_outputs(extras)
+        except Exception as exc:  # noqa: BLE001 - the app reports every failure as a record
+            from handlite.bench.store import make_record
+            record = make_record(model=record["model"], target=record["target"],
+                                 settings=record["settings"], status="failed",
+                                 error=f"{type(exc).__name__}: {exc}")
     line = json.dumps(record, separators=(",", ":"))
     if not _knobs().get("no_file"):
-        folder = _files_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        name = str(extras.get("out", "result.json"))
-        tmp = folder / f".{name}.tmp"
-        tmp.write_text(line + "\n")
-        os.replace(tmp, folder / name)  # a reader never sees half a record
+        _write(_files_dir(), str(extras.get("out", "result.json")), (line + "\n").encode())
     if record["status"] != "ok":
         _log("E", f"ERROR {record['error']}")
         return
@@ -174,9 +232,11 @@ def am(args: list[str]) -> int:
         print(f"Error: Activity class {{{cls}}} does not exist.", flush=True)
         return 1
     # the activity outlives `am`, in its own session (the stand-in kills am's process group)
-    subprocess.Popen([sys.executable, "-c", _WORKER, json.dumps(extras)],
-                     start_new_session=True, stdin=subprocess.DEVNULL,
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-c", _WORKER, json.dumps(extras)],
+                            start_new_session=True, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # the process exists once `am start -W` returns, as on a phone
+    (_root() / ".device" / "app.pid").write_text(str(proc.pid))
     if "-W" in args:
         print("Status: ok\nLaunchState: COLD\nActivity: " + wanted +
               "\nTotalTime: 120\nWaitTime: 124\nComplete", flush=True)
@@ -194,8 +254,22 @@ def script_text() -> str:
             "from handlite.testing.fake_app import am\nsys.exit(am(sys.argv[1:]))\n")
 
 
+#: `pidof PACKAGE`: the activity's pid while that process lives (a zombie is dead), else exit 1
+_PIDOF = f"""#!/bin/sh
+[ "$1" = {PACKAGE!r} ] || exit 1
+f="$HANDLITE_DEVICE_ROOT/.device/app.pid"
+[ -f "$f" ] || exit 1
+pid=$(cat "$f")
+state=$(sed -E 's/^[0-9]+ \\(.*\\) (.).*/\\1/' "/proc/$pid/stat" 2>/dev/null) || exit 1
+[ -n "$state" ] && [ "$state" != Z ] || exit 1
+echo "$pid"
+"""
+
+
 def install(sandbox) -> Path:
-    """Make `am start ...BenchmarkActivity` work on a stand-in device (its command hook)."""
+    """Make `am start ...BenchmarkActivity` work on a stand-in device (its command hook),
+    with `pidof` for the app's process."""
+    sandbox.install_command("pidof", _PIDOF)
     return sandbox.install_command("am", script_text(), python=True)
 
 

@@ -11,7 +11,10 @@ import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.Locale;
+import java.util.Map;
+import org.handlite.core.BenchmarkResultWriter;
 import org.handlite.core.HeatmapDecoder;
 import org.handlite.core.ModelMetadata;
 import org.handlite.core.Preprocess;
@@ -96,6 +99,7 @@ public final class HandLandmarker implements AutoCloseable {
     private final float outputScale;
     private final int outputZeroPoint;
     private final int[] outputShape;
+    private byte[] outputBytes;
 
     /**
      * @param model the .tflite bytes (a mapped file is best: LiteRT reads weights in place)
@@ -121,11 +125,16 @@ public final class HandLandmarker implements AutoCloseable {
         try {
             used = makeDelegate(backend);
             built = new Interpreter(model, options(backend, threads, used));
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | LinkageError e) {
+            // LinkageError: a delegate's native library missing or too old for this phone
             closeQuietly(used);
             used = null;
-            if (!allowFallback || backend == Backend.CPU || backend == Backend.XNNPACK) {
-                throw new IllegalStateException(backend.id() + " delegate failed: " + message(e), e);
+            if (backend == Backend.CPU || backend == Backend.XNNPACK) {
+                throw e; // no delegate to blame: the runtime's own error, class and all
+            }
+            if (!allowFallback) {
+                throw new IllegalStateException(backend.id() + " delegate failed: "
+                        + BenchmarkResultWriter.describe(e), e);
             }
             reason = backend.id() + " failed (" + message(e) + ")";
             Log.w(TAG, reason + "; falling back to CPU (XNNPACK)");
@@ -200,7 +209,7 @@ public final class HandLandmarker implements AutoCloseable {
         output.rewind();
         interpreter.run(input, output);
         long t2 = System.nanoTime();
-        HeatmapDecoder.Result r = decoder.decode(readMaps(), outputShape[1], outputShape[2], outputShape[3]);
+        HeatmapDecoder.Result r = decodeOutput();
         float[] xy = r.xy.clone();
         preprocess.toImage(xy, box, leftHand);
         long t3 = System.nanoTime();
@@ -217,16 +226,59 @@ public final class HandLandmarker implements AutoCloseable {
         input.rewind();
     }
 
-    private float[] readMaps() {
+    /** The output maps to keypoints: float maps as they are, int8/uint8 from the raw bytes
+     * (decode_quantized's twin: no float copy of the maps). */
+    private HeatmapDecoder.Result decodeOutput() {
         output.rewind();
+        int h = outputShape[1];
+        int w = outputShape[2];
+        int c = outputShape[3];
         if (outputType == DataType.FLOAT32) {
             float[] maps = new float[output.capacity() / 4];
             output.asFloatBuffer().get(maps);
-            return maps;
+            return decoder.decode(maps, h, w, c);
         }
-        byte[] q = new byte[output.capacity()];
-        output.get(q);
-        return HeatmapDecoder.dequantize(q, outputType == DataType.UINT8, outputScale, outputZeroPoint);
+        if (outputBytes == null) {
+            outputBytes = new byte[output.capacity()];
+        }
+        output.get(outputBytes);
+        return decoder.decodeQuantized(outputBytes, h, w, c, outputType == DataType.UINT8,
+                outputScale, outputZeroPoint);
+    }
+
+    /**
+     * One invoke on raw input tensor bytes (the layout the host runtime feeds: normalised,
+     * quantised for integer inputs, native byte order) -> the raw bytes of every output
+     * tensor, in output order: what benchmark_model's --output_filepath writes, for parity.
+     */
+    public byte[] invokeRaw(byte[] tensorBytes) {
+        if (tensorBytes.length != input.capacity()) {
+            throw new IllegalArgumentException("input file has " + tensorBytes.length
+                    + " bytes, the model's input tensor needs " + input.capacity());
+        }
+        input.clear();
+        input.put(tensorBytes);
+        input.rewind();
+        int n = interpreter.getOutputTensorCount();
+        ByteBuffer[] outs = new ByteBuffer[n];
+        Map<Integer, Object> byIndex = new HashMap<>();
+        int total = 0;
+        for (int i = 0; i < n; i++) {
+            outs[i] = ByteBuffer.allocateDirect(interpreter.getOutputTensor(i).numBytes())
+                    .order(ByteOrder.nativeOrder());
+            byIndex.put(i, outs[i]);
+            total += outs[i].capacity();
+        }
+        interpreter.runForMultipleInputsOutputs(new Object[] {input}, byIndex);
+        byte[] all = new byte[total];
+        int offset = 0;
+        for (ByteBuffer b : outs) {
+            b.rewind();
+            int size = b.remaining();
+            b.get(all, offset, size);
+            offset += size;
+        }
+        return all;
     }
 
     public int inputSize() {

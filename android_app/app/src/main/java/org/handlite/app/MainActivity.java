@@ -142,7 +142,7 @@ public class MainActivity extends AppCompatActivity {
             overlay.setResult(r.xy, r.scores, landmarker.metadata.skeleton,
                     landmarker.metadata.decode.minConfidence);
             showStats(r, fps.tick(System.nanoTime()));
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | LinkageError e) {
             Log.e(TAG, "frame failed", e);
             showWarning("Inference failed: " + e.getMessage());
         } finally {
@@ -179,7 +179,8 @@ public class MainActivity extends AppCompatActivity {
         } catch (java.io.IOException e) {
             showWarning("No model: push one with `handlite bench --runner app` or put "
                     + HandLandmarker.ASSET_MODEL + " into " + HandLandmarker.modelsDir(this));
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | LinkageError e) {
+            // LinkageError: no usable LiteRT native library on this phone; say so, do not crash
             showWarning("Model failed to load: " + e.getMessage());
         }
         failedBackend = backend;

@@ -200,7 +200,36 @@ public final class BenchmarkResultWriter {
         return line;
     }
 
+    /**
+     * Mark the run failed with the reason: any {@link Throwable}, Errors included. A phone
+     * without a working LiteRT native library throws {@code UnsatisfiedLinkError}, an API the
+     * OS lacks {@code NoSuchMethodError}; both must become a failed record, not a dead app.
+     */
+    public static void fail(Run run, Throwable t) {
+        run.ok = false;
+        run.error = describe(t);
+    }
+
+    /** "ExceptionClass: first line of its message" (the class alone when it has none). */
+    public static String describe(Throwable t) {
+        String m = t.getMessage();
+        String name = t.getClass().getSimpleName();
+        if (m == null || m.trim().isEmpty()) {
+            return t.getCause() != null && t.getCause() != t ? name + ": " + describe(t.getCause()) : name;
+        }
+        return name + ": " + m.trim().split("\n")[0];
+    }
+
+    /** Raw bytes to {@code dir/name}, atomically (as {@link #write}): the output tensor dump. */
+    public static void writeBytes(File dir, String name, byte[] data) throws IOException {
+        writeAtomically(dir, name, data);
+    }
+
     static void writeAtomically(File dir, String name, String text) throws IOException {
+        writeAtomically(dir, name, text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static void writeAtomically(File dir, String name, byte[] data) throws IOException {
         if (name.isEmpty() || name.contains("/") || name.contains("\\") || name.startsWith(".")) {
             throw new IOException("result file name must be a plain file name, got '" + name + "'");
         }
@@ -209,7 +238,7 @@ public final class BenchmarkResultWriter {
         }
         File tmp = new File(dir, "." + name + ".tmp");
         try (FileOutputStream out = new FileOutputStream(tmp)) {
-            out.write(text.getBytes(StandardCharsets.UTF_8));
+            out.write(data);
             out.getFD().sync();
         }
         Files.move(tmp.toPath(), new File(dir, name).toPath(), StandardCopyOption.REPLACE_EXISTING,

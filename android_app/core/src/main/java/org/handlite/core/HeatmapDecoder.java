@@ -3,8 +3,11 @@ package org.handlite.core;
 import java.util.Arrays;
 
 /**
- * Heatmaps to keypoints: the Java twin of {@code handlite.codec.HeatmapCodec.decode}, step for
- * step, pinned to it by golden vectors (android_app/core/src/test/resources/golden).
+ * Heatmaps to keypoints: the Java twin of {@code handlite.codec.HeatmapCodec.decode} (float
+ * maps, {@link #decode}) and {@code decode_quantized} (a quantised model's raw int8/uint8
+ * output, {@link #decodeQuantized}), step for step, pinned to them by golden vectors
+ * (android_app/core/src/test/resources/golden, written by tests/app/make_golden.py).
+ * Not thread-safe (it keeps the last quantisation's tables): one decoder per thread.
  *
  * <p>Shapes: K keypoints (21), H x W heatmap, maps channel-last {@code (H, W, C)} flattened
  * row-major as {@code maps[(y * W + x) * C + c]}, with C = K + 1 (background last, ignored) or
@@ -93,11 +96,14 @@ public final class HeatmapDecoder {
     }
 
     private static final double EPS = 1e-10;
+    /** codec.py's _MAX_EXP_SPAN: the quantised path needs exp(-beta * scale * 255) normal. */
+    private static final double MAX_EXP_SPAN = 70.0;
 
     private final int stride;
     private final int numKeypoints;
     private final Settings settings;
     private final boolean[][] adjacency;
+    private QuantTables lastTables;
 
     public HeatmapDecoder(int stride, int numKeypoints, Settings settings) {
         if (stride <= 0) {
@@ -220,6 +226,153 @@ public final class HeatmapDecoder {
         return new Result(xy, scores);
     }
 
+    /**
+     * (H, W, C) raw int8 or uint8 maps (a quantised model's output tensor, channel-last,
+     * row-major; value = (q - zeroPoint) * scale) -> keypoints and scores: the Java twin of
+     * {@code HeatmapCodec.decode_quantized}, without a float copy of the maps.
+     *
+     * <p>Dequantisation is monotonic, so the argmax (first cell on ties) and the local maxima
+     * are found on the raw steps; the softmax sum only ever sees 256 distinct values, so a
+     * 256-entry table E[q] = exp(beta * scale * (q - q_max)) replaces the exponentials
+     * (score = E[q_top] / sum E); refinement dequantises only the 3x3 windows. Maps smaller
+     * than 3x3, or a span beta * scale * 255 beyond 70 (where distinct steps could underflow
+     * to equal float probabilities), take the float path on the dequantised maps, as codec.py
+     * does.
+     */
+    public Result decodeQuantized(byte[] raw, int h, int w, int c, boolean unsigned, float scale,
+                                  int zeroPoint) {
+        final int k = numKeypoints;
+        if (h < 1 || w < 1) {
+            throw new IllegalArgumentException("empty heatmap " + h + "x" + w);
+        }
+        if (c != k && c != k + 1) {
+            throw new IllegalArgumentException("decode expects " + k + " or " + (k + 1) + " channels, got " + c);
+        }
+        if (raw.length != h * w * c) {
+            throw new IllegalArgumentException(
+                    "maps hold " + raw.length + " values, expected " + h + "x" + w + "x" + c);
+        }
+        if (!(scale > 0) || Float.isInfinite(scale)) {
+            throw new IllegalArgumentException("quantisation scale must be positive, got " + scale);
+        }
+        final double beta = settings.softmaxBeta;
+        double span = beta * scale * 255;
+        if (h < 3 || w < 3 || !(span > 0 && span <= MAX_EXP_SPAN)) {
+            return decode(dequantize(raw, unsigned, scale, zeroPoint), h, w, c);
+        }
+        QuantTables t = tables(unsigned, scale, zeroPoint);
+        final int hw = h * w;
+        int[] bestKey = new int[k];
+        int[] bestIdx = new int[k];
+        double[] sums = new double[k];
+        Arrays.fill(bestKey, Integer.MIN_VALUE);
+        for (int i = 0; i < hw; i++) { // one pass over the tensor, every map at once
+            int base = i * c;
+            for (int j = 0; j < k; j++) {
+                byte b = raw[base + j];
+                int key = unsigned ? b & 0xff : b;
+                if (key > bestKey[j]) {
+                    bestKey[j] = key;
+                    bestIdx[j] = i;
+                }
+                sums[j] += t.expo32[b & 0xff];
+            }
+        }
+        float[] scores = new float[k];
+        int[] iy = new int[k];
+        int[] ix = new int[k];
+        boolean[] confident = new boolean[k];
+        boolean anyLow = false;
+        for (int j = 0; j < k; j++) {
+            int top = raw[bestIdx[j] * c + j] & 0xff;
+            scores[j] = (float) (1.0 / (sums[j] / t.expo64[top]));
+            iy[j] = bestIdx[j] / w;
+            ix[j] = bestIdx[j] % w;
+            confident[j] = !(settings.minConfidence > 0 && scores[j] < settings.minConfidence);
+            anyLow |= !confident[j];
+        }
+        if (anyLow) {
+            int[] refY = iy.clone();
+            int[] refX = ix.clone();
+            int m = Math.min(settings.fallbackPeaks, hw);
+            float[] keys = new float[hw];
+            for (int j = 0; j < k; j++) {
+                if (confident[j]) {
+                    continue;
+                }
+                // the raw steps rank the probabilities (ties included): peaks on the keys
+                for (int i = 0; i < hw; i++) {
+                    byte b = raw[i * c + j];
+                    keys[i] = unsigned ? b & 0xff : b;
+                }
+                int pick = nearest(strongestPeaks(keys, h, w, m), references(j, confident), refY, refX, w);
+                if (pick >= 0) {
+                    iy[j] = pick / w;
+                    ix[j] = pick % w;
+                    scores[j] = (float) (t.expo64[raw[pick * c + j] & 0xff] / sums[j]);
+                }
+            }
+        }
+        float[] xy = new float[2 * k];
+        double[] win = new double[9];
+        double[] logs = new double[9];
+        for (int j = 0; j < k; j++) {
+            double[] f;
+            if ("none".equals(settings.refine)) {
+                f = new double[] {iy[j], ix[j]};
+            } else {
+                int cy = Math.min(Math.max(iy[j], 1), h - 2);
+                int cx = Math.min(Math.max(ix[j], 1), w - 2);
+                for (int i = 0; i < 9; i++) {
+                    int b = raw[((cy + i / 3 - 1) * w + cx + i % 3 - 1) * c + j] & 0xff;
+                    win[i] = t.values[b];
+                    logs[i] = t.logs[b];
+                }
+                f = refineWindow(win, logs, iy[j], ix[j], cy, cx, h, w);
+            }
+            xy[2 * j] = (float) ((f[1] + 0.5) * stride - 0.5);
+            xy[2 * j + 1] = (float) ((f[0] + 0.5) * stride - 0.5);
+        }
+        return new Result(xy, scores);
+    }
+
+    /** Per raw byte (index b & 0xff): its dequantised value, log, and softmax numerator. */
+    private static final class QuantTables {
+        final boolean unsigned;
+        final float scale;
+        final int zeroPoint;
+        final double[] values = new double[256];
+        final double[] logs = new double[256];
+        final float[] expo32 = new float[256];
+        final double[] expo64 = new double[256];
+
+        QuantTables(boolean unsigned, float scale, int zeroPoint, double beta) {
+            this.unsigned = unsigned;
+            this.scale = scale;
+            this.zeroPoint = zeroPoint;
+            int qMax = unsigned ? 255 : 127;
+            for (int b = 0; b < 256; b++) {
+                int q = unsigned ? b : (byte) b;
+                // float32 arithmetic, as the runtime dequantises: the windows are bit-exact
+                values[b] = ((float) q - (float) zeroPoint) * scale;
+                logs[b] = logOrNaN(values[b]);
+                // <= 1, a normal float while beta * scale * 255 <= MAX_EXP_SPAN
+                expo64[b] = Math.exp(beta * scale * (q - qMax));
+                expo32[b] = (float) expo64[b];
+            }
+        }
+    }
+
+    /** The tables of the last quantisation seen (a model has one output quantisation). */
+    private QuantTables tables(boolean unsigned, float scale, int zeroPoint) {
+        QuantTables t = lastTables;
+        if (t == null || t.unsigned != unsigned || t.scale != scale || t.zeroPoint != zeroPoint) {
+            t = new QuantTables(unsigned, scale, zeroPoint, settings.softmaxBeta);
+            lastTables = t;
+        }
+        return t;
+    }
+
     /** Re-pick low-confidence keypoints among their strongest local peaks (see class doc). */
     private void fallback(float[][] expo, float[] totals, int[] iy, int[] ix, float[] scores,
                           int h, int w) {
@@ -237,47 +390,60 @@ public final class HeatmapDecoder {
             if (confident[j]) {
                 continue;
             }
-            boolean[] ref = new boolean[k];
-            boolean anyNeighbour = false;
-            for (int o = 0; o < k; o++) {
-                ref[o] = adjacency[j][o] && confident[o];
-                anyNeighbour |= ref[o];
-            }
-            if (!anyNeighbour) {
-                System.arraycopy(confident, 0, ref, 0, k);
-            }
+            boolean[] ref = references(j, confident);
             float[] prob = new float[h * w];
             for (int i = 0; i < prob.length; i++) {
                 prob[i] = expo[j][i] / totals[j];
             }
-            int[] top = strongestPeaks(prob, h, w, m);
-            int bestCand = -1;
-            long bestDist = Long.MAX_VALUE;
-            for (int cand : top) {
-                int cy = cand / w;
-                int cx = cand % w;
-                // squared integer distances order exactly as codec.py's float32 norms do for
-                // any map up to thousands of cells a side
-                long d = Long.MAX_VALUE;
-                for (int o = 0; o < k; o++) {
-                    if (!ref[o]) {
-                        continue;
-                    }
-                    long dy = cy - refY[o];
-                    long dx = cx - refX[o];
-                    d = Math.min(d, dy * dy + dx * dx);
-                }
-                if (d < bestDist) {
-                    bestDist = d;
-                    bestCand = cand;
-                }
-            }
+            int bestCand = nearest(strongestPeaks(prob, h, w, m), ref, refY, refX, w);
             if (bestCand >= 0) {
                 iy[j] = bestCand / w;
                 ix[j] = bestCand % w;
                 scores[j] = prob[bestCand];
             }
         }
+    }
+
+    /** The keypoints a low-confidence keypoint j measures against: its confident skeleton
+     * neighbours, else every confident keypoint. */
+    private boolean[] references(int j, boolean[] confident) {
+        final int k = numKeypoints;
+        boolean[] ref = new boolean[k];
+        boolean anyNeighbour = false;
+        for (int o = 0; o < k; o++) {
+            ref[o] = adjacency[j][o] && confident[o];
+            anyNeighbour |= ref[o];
+        }
+        if (!anyNeighbour) {
+            System.arraycopy(confident, 0, ref, 0, k);
+        }
+        return ref;
+    }
+
+    /** The candidate cell nearest to any reference cell (first on ties), -1 when none. */
+    private static int nearest(int[] candidates, boolean[] ref, int[] refY, int[] refX, int w) {
+        int bestCand = -1;
+        long bestDist = Long.MAX_VALUE;
+        for (int cand : candidates) {
+            int cy = cand / w;
+            int cx = cand % w;
+            // squared integer distances order exactly as codec.py's float32 norms do for
+            // any map up to thousands of cells a side
+            long d = Long.MAX_VALUE;
+            for (int o = 0; o < ref.length; o++) {
+                if (!ref[o]) {
+                    continue;
+                }
+                long dy = cy - refY[o];
+                long dx = cx - refX[o];
+                d = Math.min(d, dy * dy + dx * dx);
+            }
+            if (d < bestDist) {
+                bestDist = d;
+                bestCand = cand;
+            }
+        }
+        return bestCand;
     }
 
     /**
@@ -327,48 +493,59 @@ public final class HeatmapDecoder {
 
     /** Sub-pixel (y, x) in heatmap cells around the integer cell (iy, ix) of one raw map. */
     private double[] refine(double[] map, int iy, int ix, int h, int w) {
-        double fy = iy;
-        double fx = ix;
-        String method = settings.refine;
-        if ("none".equals(method)) {
-            return new double[] {fy, fx};
+        if ("none".equals(settings.refine)) {
+            return new double[] {iy, ix};
         }
-        double qy = quarterStep(iy > 0, iy < h - 1,
-                at(map, w, Math.max(iy - 1, 0), ix), at(map, w, Math.min(iy + 1, h - 1), ix));
-        double qx = quarterStep(ix > 0, ix < w - 1,
-                at(map, w, iy, Math.max(ix - 1, 0)), at(map, w, iy, Math.min(ix + 1, w - 1)));
-        if ("quarter".equals(method) || h < 3 || w < 3) {
-            return new double[] {fy + qy, fx + qx};
+        if (h < 3 || w < 3) { // no 3x3 window fits: quarter steps only
+            double qy = quarterStep(iy > 0, iy < h - 1,
+                    at(map, w, Math.max(iy - 1, 0), ix), at(map, w, Math.min(iy + 1, h - 1), ix));
+            double qx = quarterStep(ix > 0, ix < w - 1,
+                    at(map, w, iy, Math.max(ix - 1, 0)), at(map, w, iy, Math.min(ix + 1, w - 1)));
+            return new double[] {iy + qy, ix + qx};
         }
-        // DARK: quadratic fit to log(h) on a 3x3 window, clamped inside the map
         int cy = Math.min(Math.max(iy, 1), h - 2);
         int cx = Math.min(Math.max(ix, 1), w - 2);
-        double[][] l = new double[3][3];
-        boolean positive = true;
-        for (int dy = -1; dy <= 1; dy++) {
-            for (int dx = -1; dx <= 1; dx++) {
-                double v = at(map, w, cy + dy, cx + dx);
-                positive &= v > EPS;
-                l[dy + 1][dx + 1] = Math.log(Math.max(v, EPS));
+        double[] win = new double[9];
+        double[] logs = new double[9];
+        for (int i = 0; i < 9; i++) {
+            win[i] = at(map, w, cy + i / 3 - 1, cx + i % 3 - 1);
+            logs[i] = logOrNaN(win[i]);
+        }
+        return refineWindow(win, logs, iy, ix, cy, cx, h, w);
+    }
+
+    /** log(v) as the refinement takes it: NaN where v <= 1e-10 (the fit then fails). */
+    private static double logOrNaN(double v) {
+        return v > EPS ? Math.log(v) : Double.NaN;
+    }
+
+    /**
+     * Refinement (class doc, step 4) from the 3x3 window (row-major values and their logs)
+     * around (cy, cx), the cell (iy, ix) clamped inside the map (h, w >= 3): DARK, else a
+     * quarter cell towards the higher neighbour (inside the map the argmax's neighbours are
+     * in the window). Returns (y, x) in heatmap cells.
+     */
+    private double[] refineWindow(double[] win, double[] l, int iy, int ix, int cy, int cx, int h, int w) {
+        if ("dark".equals(settings.refine)) {
+            double dX = 0.5 * (l[5] - l[3]);
+            double dY = 0.5 * (l[7] - l[1]);
+            double dxx = l[5] - 2 * l[4] + l[3];
+            double dyy = l[7] - 2 * l[4] + l[1];
+            double dxy = 0.25 * (l[8] - l[6] - l[2] + l[0]);
+            double det = dxx * dyy - dxy * dxy;
+            // a NaN log fails both tests
+            if (det > 1e-12 && dxx < 0) {
+                double rx = cx + (dxy * dY - dyy * dX) / det;
+                double ry = cy + (dxy * dX - dxx * dY) / det;
+                if (Math.abs(ry - iy) <= 1.0 && Math.abs(rx - ix) <= 1.0) {
+                    return new double[] {ry, rx};
+                }
             }
         }
-        double dX = 0.5 * (l[1][2] - l[1][0]);
-        double dY = 0.5 * (l[2][1] - l[0][1]);
-        double dxx = l[1][2] - 2 * l[1][1] + l[1][0];
-        double dyy = l[2][1] - 2 * l[1][1] + l[0][1];
-        double dxy = 0.25 * (l[2][2] - l[2][0] - l[0][2] + l[0][0]);
-        double det = dxx * dyy - dxy * dxy;
-        boolean ok = positive && det > 1e-12 && dxx < 0;
-        if (ok) {
-            double offX = -(dyy * dX - dxy * dY) / det;
-            double offY = -(dxx * dY - dxy * dX) / det;
-            double ry = cy + offY;
-            double rx = cx + offX;
-            if (Math.abs(ry - iy) <= 1.0 && Math.abs(rx - ix) <= 1.0) {
-                return new double[] {ry, rx};
-            }
-        }
-        return new double[] {fy + qy, fx + qx};
+        int at = (iy - cy + 1) * 3 + (ix - cx + 1);
+        double qy = quarterStep(iy > 0, iy < h - 1, win[Math.max(at - 3, 0)], win[Math.min(at + 3, 8)]);
+        double qx = quarterStep(ix > 0, ix < w - 1, win[Math.max(at - 1, 0)], win[Math.min(at + 1, 8)]);
+        return new double[] {iy + qy, ix + qx};
     }
 
     private static double at(double[] map, int w, int y, int x) {

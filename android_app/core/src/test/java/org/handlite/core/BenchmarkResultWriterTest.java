@@ -119,4 +119,16 @@ public class BenchmarkResultWriterTest {
         assertEquals("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
                 BenchmarkResultWriter.sha256(new ByteArrayInputStream("abc".getBytes(StandardCharsets.UTF_8))));
     }
+
+    @Test
+    public void errorsFailTheRunWithTheirReason() {
+        BenchmarkResultWriter.Run r = run();
+        BenchmarkResultWriter.fail(r, new NoSuchMethodError("java.nio.ByteBuffer.position(I)Ljava/nio/ByteBuffer;"));
+        assertFalse(r.ok);
+        assertEquals("NoSuchMethodError: java.nio.ByteBuffer.position(I)Ljava/nio/ByteBuffer;", r.error);
+        assertEquals("failed", BenchmarkResultWriter.record(r, "id", "t").get("status"));
+        assertEquals("UnsatisfiedLinkError", BenchmarkResultWriter.describe(new UnsatisfiedLinkError()));
+        assertEquals("IllegalStateException: java.io.IOException: disk full",
+                BenchmarkResultWriter.describe(new IllegalStateException(new java.io.IOException("disk full\nmore"))));
+    }
 }

@@ -123,6 +123,76 @@ public class GoldenDecoderTest {
         assertEquals(127.5f, s[2], 0f);
     }
 
+    @SuppressWarnings("unchecked")
+    private static List<Map<String, Object>> quantizedCases() throws Exception {
+        Map<String, Object> index = Json.parseObject(Resources.text("golden/index.json"));
+        return (List<Map<String, Object>>) (List<?>) Json.getArray(index, "quantized_cases");
+    }
+
+    /** Raw int8/uint8 maps against HeatmapCodec.decode_quantized: 1e-4 px, 1e-5 in scores. */
+    @Test
+    public void everyQuantisedGoldenCaseMatchesDecodeQuantized() throws Exception {
+        List<String> failures = new ArrayList<>();
+        int checked = 0;
+        for (Map<String, Object> c : quantizedCases()) {
+            String name = (String) c.get("name");
+            double[] shape = Json.getDoubles(c, "shape");
+            Map<String, Object> d = Json.getObject(c, "decode");
+            HeatmapDecoder decoder = new HeatmapDecoder(Json.getInt(c, "stride", -1),
+                    HandSkeleton.NUM_KEYPOINTS,
+                    new HeatmapDecoder.Settings(Json.getDouble(d, "softmax_beta", Double.NaN),
+                            Json.getDouble(d, "min_confidence", Double.NaN),
+                            Json.getInt(d, "fallback_peaks", -1), Json.getString(d, "refine", null)));
+            boolean unsigned = "uint8".equals(Json.getString(c, "dtype", null));
+            HeatmapDecoder.Result r = decoder.decodeQuantized(Resources.bytes("golden/" + c.get("file")),
+                    (int) shape[0], (int) shape[1], (int) shape[2], unsigned,
+                    (float) Json.getDouble(c, "scale", Double.NaN), Json.getInt(c, "zero_point", 0));
+            List<Object> kps = Json.getArray(c, "keypoints");
+            List<Object> scores = Json.getArray(c, "scores");
+            assertEquals(name, kps.size(), r.size());
+            for (int k = 0; k < r.size(); k++) {
+                List<?> xy = (List<?>) kps.get(k);
+                double ex = num(xy.get(0));
+                double ey = num(xy.get(1));
+                double es = num(scores.get(k));
+                if (!close(ex, r.x(k), PX_TOL) || !close(ey, r.y(k), PX_TOL)) {
+                    failures.add(name + " keypoint " + k + ": expected (" + ex + ", " + ey
+                            + "), got (" + r.x(k) + ", " + r.y(k) + ")");
+                }
+                if (!close(es, r.scores[k], SCORE_TOL)) {
+                    failures.add(name + " score " + k + ": expected " + es + ", got " + r.scores[k]);
+                }
+                checked++;
+            }
+        }
+        if (!failures.isEmpty()) {
+            fail(failures.size() + " mismatches:\n" + String.join("\n", failures));
+        }
+        assertTrue("golden index holds too few quantised keypoints", checked >= 200);
+    }
+
+    /** The quantised vectors must exercise the fallback, both dtypes and the float path. */
+    @Test
+    public void quantisedGoldenCasesCoverTheHardPaths() throws Exception {
+        int moved = 0;
+        boolean int8 = false;
+        boolean uint8 = false;
+        boolean floatPath = false;
+        for (Map<String, Object> c : quantizedCases()) {
+            moved += Json.getArray(c, "moved_by_fallback").size();
+            int8 |= "int8".equals(c.get("dtype"));
+            uint8 |= "uint8".equals(c.get("dtype"));
+            floatPath |= ((String) c.get("name")).endsWith("_float_path");
+        }
+        assertTrue("no quantised keypoint was moved by the fallback", moved >= 5);
+        assertTrue(int8 && uint8 && floatPath);
+    }
+
+    @Test(expected = IllegalArgumentException.class)
+    public void nonPositiveQuantisationScaleIsRefused() {
+        new HeatmapDecoder(4).decodeQuantized(new byte[4 * 4 * 22], 4, 4, 22, false, 0f, 0);
+    }
+
     @Test(expected = IllegalArgumentException.class)
     public void wrongChannelCountIsRefused() {
         new HeatmapDecoder(4).decode(new float[4 * 4 * 5], 4, 4, 5);

@@ -1,0 +1,5 @@
+package androidx.camera.core;
+
+public abstract class UseCase {
+    UseCase() { }
+}
