@@ -97,3 +97,16 @@ def test_malformed_rhd(tmp_path, rhd_writer, make_hand):
         pickle.dump({7: {"uv_vis": np.ones((42, 3))}}, fh)
     with pytest.raises(DataError, match="00007.png not found"):
         read_records(f"rhd:{root}")
+
+
+@pytest.mark.parametrize("kind", ["synth", "render"])
+def test_a_drawn_hand_hidden_entirely_is_no_sample(tmp_path, cmu_writer, make_hand, kind):
+    """A rendered or drawn image whose hand an occluder or the frame hides whole is skipped
+    (as RHD's are); the same in a real CMU file stays an error."""
+    cmu_writer(tmp_path, "a", make_hand())
+    cmu_writer(tmp_path, "b", make_hand(), np.zeros(21))
+    records = read_records(f"{kind}:{tmp_path}")
+    assert [r.image_path.stem for r in records] == ["a"]
+    assert records[0].label_mask.all()
+    with pytest.raises(DataError, match="no visible keypoint"):
+        read_records(f"cmu:{tmp_path}")

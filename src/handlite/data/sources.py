@@ -88,14 +88,17 @@ def read_cmu(root: Path, limit: int | None = None, kind: str = "cmu") -> list[Ha
                       if anno.with_suffix(s).is_file()), None)
         if image is None:
             continue  # e.g. a summary JSON next to the data
-        records.append(parse_cmu_annotation(anno, image, kind))
+        record = parse_cmu_annotation(anno, image, kind)
+        if record is not None:
+            records.append(record)
         if limit is not None and len(records) >= limit:
             break
     return records
 
 
-def parse_cmu_annotation(anno: Path, image: Path, kind: str = "cmu") -> HandRecord:
-    """One CMU hand_labels JSON -> HandRecord; DataError naming the file when malformed."""
+def parse_cmu_annotation(anno: Path, image: Path, kind: str = "cmu") -> HandRecord | None:
+    """One CMU hand_labels JSON -> HandRecord; DataError naming the file when malformed.
+    None for a drawn or rendered sample whose hand is hidden entirely."""
     try:
         doc = json.loads(anno.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -129,12 +132,14 @@ def parse_cmu_annotation(anno: Path, image: Path, kind: str = "cmu") -> HandReco
             raise DataError(f"{anno}: 'hand_box_center' must be [x, y]") from None
     else:
         center = tight_box_center(keypoints, visible)
-    if not visible.any():
-        raise DataError(f"{anno}: no visible keypoint")
     generator = doc["generator"].get("name") if isinstance(doc.get("generator"), dict) else None
     # drawn and rendered hands know every joint exactly, hidden ones included
     synthetic = kind in ("synth", "render") or generator in ("handlite.synthetic",
                                                              "handlite.render")
+    if not visible.any():
+        if synthetic:
+            return None  # hidden whole by an occluder or the frame: no sample (as in RHD)
+        raise DataError(f"{anno}: no visible keypoint")
     label_mask = np.ones(NUM_KEYPOINTS, np.uint8) if synthetic else visible.copy()
     if synthetic and kind not in ("synth", "render"):
         kind = "render" if generator == "handlite.render" else "synth"
