@@ -78,13 +78,15 @@ def test_self_occlusion_comes_from_the_depth_buffer():
     from handlite.data.render import _renderer
 
     edge_on = np.array([[0.0, 0.0, -1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])  # radial -> viewer
-    s = _renderer(256).render(np.random.default_rng(0), pose=_flat_pose(), rotation=edge_on)
-    index, behind = [5, 6, 7, 8], [9, 10, 13, 14, 17, 18]  # middle, ring, pinky MCP + PIP
-    assert not s.occluded[index].any()
-    assert s.occluded[behind].all()
-    facing = _renderer(256).render(np.random.default_rng(0), pose=_flat_pose(),
-                                   rotation=np.eye(3))  # palm to the camera: nothing hidden
-    assert not facing.occluded.any()
+    index, behind = [5, 6, 7, 8], [13, 14, 17, 18]  # ring and pinky MCP + PIP
+    for seed in range(3):  # camera distance, hand proportions and light vary with the seed
+        s = _renderer(256).render(np.random.default_rng(seed), pose=_flat_pose(),
+                                  rotation=edge_on)
+        assert not s.occluded[index].any()
+        assert s.occluded[behind].all()
+        facing = _renderer(256).render(np.random.default_rng(seed), pose=_flat_pose(),
+                                       rotation=np.eye(3))  # palm to the camera: none hidden
+        assert not facing.occluded.any()
 
 
 @needs_assets

@@ -86,6 +86,7 @@ uniform mat4 proj;
 uniform mat4 model;       // hand: mesh space -> camera; forearm: hand frame -> camera
 uniform mat4 bones[25];   // skinning matrices G_posed @ IBM, mesh space
 uniform int skinned;
+uniform mat3 normal_m;    // inverse transpose of model's 3x3 (the hand frame scales unevenly)
 in vec3 in_pos;
 in vec3 in_nrm;
 in vec3 in_tex;      // rest position in the hand frame (palm lengths): texture space
@@ -107,7 +108,7 @@ void main() {
     }
     vec4 p = model * (sk * vec4(in_pos, 1.0));
     v_pos = p.xyz;
-    v_nrm = mat3(model) * (mat3(sk) * in_nrm);  // uniform scale: normalised per fragment
+    v_nrm = normal_m * (mat3(sk) * in_nrm);  // normalised per fragment
     v_tex = in_tex;
     v_attr = in_attr;
     gl_Position = proj * p;
@@ -120,6 +121,8 @@ uniform vec3 skin;        // linear RGB albedo, back of the hand
 uniform vec3 palm_skin;   // linear RGB albedo, palm (lighter, most of all on dark skin)
 uniform vec3 sleeve;      // linear RGB albedo of the sleeve
 uniform float sleeve_kind; // 0 plain, 1 stripes, 2 knit
+uniform vec4 band;        // a watch strap or bracelet: from, to (palm lengths up the forearm),
+uniform vec3 band_col;    // on (> 0.5), shine
 uniform vec3 key_dir;     // towards the light, camera space
 uniform vec3 key_col;
 uniform vec3 fill_dir;
@@ -148,7 +151,11 @@ void main() {
     vec3 p = v_tex + seed;
     vec3 albedo;
     float spec_scale = 1.0;
-    if (v_attr.z > 0.5) {
+    float up = -v_tex.y;  // forearm: distance from the wrist
+    if (band.z > 0.5 && v_attr.z < 0.5 && up > band.x && up < band.y && v_attr.w < 0.01) {
+        albedo = band_col * (1.0 + 0.15 * v_blotch);
+        spec_scale = band.w;
+    } else if (v_attr.z > 0.5) {
         float t = 0.0;
         if (sleeve_kind > 1.5) t = 0.12 * (vnoise(p * 60.0) - 0.5);
         else if (sleeve_kind > 0.5) t = 0.25 * step(0.5, fract(p.y * 4.0 + seed.x));
@@ -322,6 +329,9 @@ class HandRenderer:
         fov = math.radians(rng.uniform(35, 75))
         focal = size / (2 * math.tan(fov / 2))
         box_px = math.exp(rng.uniform(*np.log(HAND_BOX_PX)))
+        # hand proportions vary: width, length and thickness in the hand frame
+        shape = np.diag(np.append(rng.uniform([0.9, 0.93, 0.88], [1.12, 1.07, 1.15]), 1.0))
+        kp_h = kp_h * np.diag(shape)[:3]
         kp_c = kp_h @ rot.T * scale
         extent = np.ptp(kp_c[:, :2], axis=0).max()
         dist = focal * extent / box_px
@@ -338,6 +348,7 @@ class HandRenderer:
         arm_model[:3, :3], arm_model[:3, 3] = rot * scale, shift
         mesh_to_hand = np.eye(4)
         mesh_to_hand[:3, :3], mesh_to_hand[:3, 3] = to_hand, -to_hand @ self.origin
+        arm_model = arm_model @ shape
         geometry = (skin_m, arm_model @ mesh_to_hand, arm_model, arm)
 
         bg = _scene_background(rng, size)
@@ -349,7 +360,7 @@ class HandRenderer:
         # self-occlusion: the surface at the joint's pixel lies well in front of the joint
         xi = np.clip(np.round(kp).astype(int), 0, size - 1)
         surf = depth[xi[:, 1], xi[:, 0]]
-        tol = 1.5 * self.kp_radius * scale / self.palm + 0.002
+        tol = 1.5 * self.kp_radius * scale * shape[:3, :3].max() / self.palm + 0.002
         occluded = ((surf > 0) & (surf < -kp_cam[:, 2] - tol)).astype(np.uint8)
         inside = ((kp >= -0.5) & (kp <= size - 0.5)).all(axis=1)
 
@@ -384,6 +395,10 @@ class HandRenderer:
         u["sleeve"].value = tuple((rng.uniform(0.02, 0.95, 3) ** 2.2
                                    * (0.3 if rng.random() < 0.3 else 1.0)).tolist())
         u["sleeve_kind"].value = float(rng.integers(0, 3))
+        t0 = rng.uniform(0.28, 0.7)
+        u["band"].value = (t0, t0 + rng.uniform(0.1, 0.3), float(rng.random() < 0.25),
+                           float(rng.uniform(0.2, 3.0)))
+        u["band_col"].value = tuple((rng.uniform(0.02, 0.9, 3) ** 2.2).tolist())
         key = _unit(np.array([rng.uniform(-1, 1), rng.uniform(-1, 1), rng.uniform(0.1, 1.3)]))
         fill = _unit(np.array([rng.uniform(-1, 1), rng.uniform(-1, 1), rng.uniform(-0.3, 1)]))
         warm = _kelvin(rng.uniform(2700, 7500))
@@ -409,12 +424,14 @@ class HandRenderer:
         self.ctx.enable(self.ctx.DEPTH_TEST)
         self.ctx.enable(self.ctx.CULL_FACE)  # the hand is closed, the tube wound outwards
         u["bones"].write(np.ascontiguousarray(skin_m.transpose(0, 2, 1), "f4").tobytes())
-        u["model"].write(np.ascontiguousarray(hand_model.T, "f4").tobytes())
-        u["skinned"].value = 1
-        self.hand_vao.render()
-        u["model"].write(np.ascontiguousarray(arm_model.T, "f4").tobytes())
-        u["skinned"].value = 0
-        self.arm_vao.render()
+        for model, skinned, vao in ((hand_model, 1, self.hand_vao),
+                                    (arm_model, 0, self.arm_vao)):
+            u["model"].write(np.ascontiguousarray(model.T, "f4").tobytes())
+            # column-major mat3 of inv(M3).T is the row-major bytes of inv(M3)
+            u["normal_m"].write(np.ascontiguousarray(np.linalg.inv(model[:3, :3]),
+                                                     "f4").tobytes())
+            u["skinned"].value = skinned
+            vao.render()
         self.ctx.copy_framebuffer(self.fbo, self.fbo_ms)
         rgba = np.frombuffer(self.fbo.read(components=4, attachment=0), np.uint8)
         depth = np.frombuffer(self.fbo.read(components=1, attachment=1, dtype="f4"), np.float32)
