@@ -442,14 +442,19 @@ class HandRenderer:
     def _composite(self, rng, bg, hand, alpha, kp, inside, occluded, is_left, box_px):
         size = self.size
         img = bg
+        if rng.random() < 0.3:  # the hand's soft shadow on a surface behind it
+            off = rng.normal(0, 0.12, 2) * box_px
+            m = np.float32([[1, 0, off[0]], [0, 1, off[1]]])
+            shadow = cv2.warpAffine(alpha, m, (size, size))
+            shadow = cv2.GaussianBlur(shadow, (0, 0), 1.0 + 0.05 * box_px)
+            k = shadow.astype(np.float32)[..., None] * (rng.uniform(0.2, 0.55) / 255.0)
+            img = (img * (1.0 - k)).astype(np.uint8)
         x, y, w, h = cv2.boundingRect(alpha)
-        if w > 0:  # blend where the hand is, with a soft edge
-            x0, y0 = max(x - 2, 0), max(y - 2, 0)
-            x1, y1 = min(x + w + 2, size), min(y + h + 2, size)
-            a = cv2.GaussianBlur(alpha[y0:y1, x0:x1], (0, 0), 0.6).astype(np.float32) / 255.0
-            a = a[..., None]
-            roi = img[y0:y1, x0:x1].astype(np.float32)
-            img[y0:y1, x0:x1] = (roi + (hand[y0:y1, x0:x1] - roi) * a).astype(np.uint8)
+        if w > 0:  # the resolved colour is premultiplied by its coverage (multisampling)
+            roi = img[y:y + h, x:x + w].astype(np.float32)
+            a = alpha[y:y + h, x:x + w, None].astype(np.float32) / 255.0
+            img[y:y + h, x:x + w] = np.clip(roi * (1.0 - a) + hand[y:y + h, x:x + w], 0,
+                                            255).astype(np.uint8)
         visible = inside.astype(np.uint8)
         if rng.random() < 0.3:  # foreign occluders in front of the hand
             occ = np.zeros((size, size), np.uint8)
