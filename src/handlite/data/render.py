@@ -98,6 +98,11 @@ out vec3 v_nrm;
 out vec3 v_tex;
 out vec4 v_attr;
 out float v_blotch;  // low-frequency skin / cloth variation, smooth enough per vertex
+out float v_lit;     // 1 lit by the key light, 0 in the hand's own shadow
+uniform sampler2DShadow shadow_map;  // the key light's depth map of the hand and forearm
+uniform mat4 light_m;     // camera space -> the key light's clip space
+uniform vec3 key_dir;     // towards the key light, camera space
+uniform float shadow_k;   // 0: no shadows (and no depth map drawn)
 NOISE
 void main() {
     v_blotch = vnoise((in_tex + seed) * 4.0) - 0.5;
@@ -111,6 +116,15 @@ void main() {
     v_nrm = normal_m * (mat3(sk) * in_nrm);  // normalised per fragment
     v_tex = in_tex;
     v_attr = in_attr;
+    v_lit = 1.0;
+    if (shadow_k > 0.0) {
+        // per vertex: the mesh is dense enough for soft shadows, and a fragment lookup would
+        // cost llvmpipe more than the rest of the shading
+        vec3 sc = (light_m * p).xyz * 0.5 + 0.5;
+        float facing = max(dot(normalize(v_nrm), key_dir), 0.0);
+        if (all(greaterThan(sc, vec3(0.0))) && all(lessThan(sc, vec3(1.0))))
+            v_lit = texture(shadow_map, vec3(sc.xy, sc.z - 0.006 - 0.012 * (1.0 - facing)));
+    }
     gl_Position = proj * p;
 }
 """
@@ -124,6 +138,7 @@ uniform float sleeve_kind; // 0 plain, 1 stripes, 2 knit
 uniform vec4 band;        // a watch strap or bracelet: from, to (palm lengths up the forearm),
 uniform vec3 band_col;    // on (> 0.5), shine
 uniform vec3 key_dir;     // towards the light, camera space
+uniform float shadow_k;   // how dark the key light's shadows are (0 none .. 1 hard)
 uniform vec3 key_col;
 uniform vec3 fill_dir;
 uniform vec3 fill_col;
@@ -142,6 +157,7 @@ in vec3 v_nrm;
 in vec3 v_tex;
 in vec4 v_attr;
 in float v_blotch;
+in float v_lit;
 layout(location = 0) out vec4 out_col;
 layout(location = 1) out float out_depth;
 NOISE
@@ -187,9 +203,12 @@ void main() {
     // wrapped diffuse, wider in red: light scattered under the skin reddens the terminator
     vec3 wr = v_attr.z > 0.5 ? vec3(wrap) : vec3(wrap + 0.2, wrap, wrap - 0.05);
     vec3 d1 = max((vec3(dot(n, key_dir)) + wr) / (1.0 + wr), 0.0);
+    float lit = v_lit;
+    d1 *= mix(1.0, lit, shadow_k);
     vec3 d2 = max((vec3(dot(n, fill_dir)) + wr) / (1.0 + wr), 0.0);
     vec3 hv = normalize(key_dir + view);
-    float s = pow(max(dot(n, hv), 0.0), shininess) * spec_k * spec_scale * step(0.0, dot(n, key_dir));
+    float s = pow(max(dot(n, hv), 0.0), shininess) * spec_k * spec_scale
+              * step(0.0, dot(n, key_dir)) * lit;
     vec3 amb = mix(ground_col, sky_col, 0.5 + 0.5 * n.y);
     vec3 lin = albedo * (key_col * d1 + fill_col * d2 + amb) + key_col * s;
     out_col = vec4(pow(clamp(lin, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
@@ -218,15 +237,18 @@ class HandRenderer:
                             f"libegl1 libegl-mesa0 libgl1-mesa-dri") from None
         self.prog = self.ctx.program(vertex_shader=_VERT.replace("NOISE", _NOISE),
                                      fragment_shader=_FRAG.replace("NOISE", _NOISE))
-        # drawn with 4x multisampling (smooth silhouettes: a photo's hand has no jagged edge),
-        # then resolved into single-sample buffers that are read back
-        ms = int(os.environ.get("HANDLITE_RENDER_MSAA", "4"))
-        self.fbo_ms = self.ctx.framebuffer(
-            [self.ctx.renderbuffer((size, size), 4, samples=ms),
-             self.ctx.renderbuffer((size, size), 1, dtype="f4", samples=ms)],
-            self.ctx.depth_renderbuffer((size, size), samples=ms))
-        self.fbo = self.ctx.framebuffer([self.ctx.renderbuffer((size, size), 4),
-                                         self.ctx.renderbuffer((size, size), 1, dtype="f4")])
+        self.shadow_prog = self.ctx.program(vertex_shader=_VERT.replace("NOISE", _NOISE),
+                                            fragment_shader=_DEPTH_ONLY)
+        self.shadow_tex = self.ctx.depth_texture((_SHADOW_SIDE, _SHADOW_SIDE))
+        self.shadow_tex.compare_func = "<="
+        self.shadow_tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self.shadow_fbo = self.ctx.framebuffer(depth_attachment=self.shadow_tex)
+        # no multisampling: on llvmpipe it doubles the cost of a sample; the silhouette is
+        # softened when compositing instead
+        self.fbo = self.ctx.framebuffer(
+            [self.ctx.renderbuffer((size, size), 4),
+             self.ctx.renderbuffer((size, size), 1, dtype="f4")],
+            self.ctx.depth_renderbuffer((size, size)))
         m = self.mesh
         self.origin, self.frame, self.palm = hand_mesh.hand_frame(m)
         self.tex = (m.positions - self.origin) @ self.frame.T / self.palm
@@ -234,16 +256,23 @@ class HandRenderer:
         self.kp_radius = self._keypoint_radii()
         hand = np.concatenate([m.positions, m.normals, self.tex, self.attr, m.weights],
                               axis=1).astype("f4")
+        hand_vbo = self.ctx.buffer(hand.tobytes())
+        joints_vbo = self.ctx.buffer(m.joints.astype("i4").tobytes())
+        hand_ibo = self.ctx.buffer(m.indices.astype("i4").tobytes())
         self.hand_vao = self.ctx.vertex_array(self.prog, [
-            (self.ctx.buffer(hand.tobytes()), "3f 3f 3f 4f 4f", "in_pos", "in_nrm", "in_tex",
-             "in_attr", "in_weights"),
-            (self.ctx.buffer(m.joints.astype("i4").tobytes()), "4i", "in_joints"),
-        ], self.ctx.buffer(m.indices.astype("i4").tobytes()))
+            (hand_vbo, "3f 3f 3f 4f 4f", "in_pos", "in_nrm", "in_tex", "in_attr", "in_weights"),
+            (joints_vbo, "4i", "in_joints")], hand_ibo)
         self.arm_vbo = self.ctx.buffer(reserve=_FOREARM_RINGS * _FOREARM_SEGMENTS * 13 * 4,
                                        dynamic=True)
+        arm_ibo = self.ctx.buffer(_tube_faces(_FOREARM_RINGS).tobytes())
         self.arm_vao = self.ctx.vertex_array(self.prog, [
-            (self.arm_vbo, "3f 3f 3f 4f", "in_pos", "in_nrm", "in_tex", "in_attr")],
-            self.ctx.buffer(_tube_faces(_FOREARM_RINGS).tobytes()))
+            (self.arm_vbo, "3f 3f 3f 4f", "in_pos", "in_nrm", "in_tex", "in_attr")], arm_ibo)
+        # depth only: the compiler drops the attributes that only shading used
+        self.shadow_hand = self.ctx.vertex_array(self.shadow_prog, [
+            (hand_vbo, "3f 40x 4f", "in_pos", "in_weights"), (joints_vbo, "4i", "in_joints")],
+            hand_ibo)
+        self.shadow_arm = self.ctx.vertex_array(self.shadow_prog, [
+            (self.arm_vbo, "3f 40x", "in_pos")], arm_ibo)
 
     def _vertex_attributes(self) -> np.ndarray:
         """(V, 4): crease (weights split between two joints), nail (dorsal distal tip), sleeve
@@ -349,12 +378,11 @@ class HandRenderer:
         mesh_to_hand = np.eye(4)
         mesh_to_hand[:3, :3], mesh_to_hand[:3, 3] = to_hand, -to_hand @ self.origin
         arm_model = arm_model @ shape
-        geometry = (skin_m, arm_model @ mesh_to_hand, arm_model, arm)
+        geometry = (skin_m, arm_model @ mesh_to_hand, arm_model, arm, kp_cam)
 
         bg = _scene_background(rng, size)
         # the scene lights the hand too: ambient light takes some of the background's colour
-        env = (cv2.resize(bg, (4, 4), interpolation=cv2.INTER_AREA).reshape(-1, 3).mean(axis=0)
-               / 255.0) ** 2.2
+        env = (np.array(cv2.mean(bg)[:3]) / 255.0) ** 2.2
         image, alpha, depth = self._draw(rng, geometry, focal, dist, env)
         kp = _project(kp_cam, focal, size)
         # self-occlusion: the surface at the joint's pixel lies well in front of the joint
@@ -376,7 +404,7 @@ class HandRenderer:
         """Light and draw the skinned hand and its forearm: RGB (S, S, 3) uint8, coverage
         (S, S) uint8, linear depth (S, S) float32 (metres, 0 where nothing was drawn)."""
         size = self.size
-        skin_m, hand_model, arm_model, arm = geometry
+        skin_m, hand_model, arm_model, arm, kp_cam = geometry
         self.arm_vbo.write(np.concatenate(arm, axis=1).astype("f4").tobytes())
         near, far = max(dist * 0.2, 0.01), dist * 20
         proj = np.array([[2 * focal / size, 0, 0, 0], [0, 2 * focal / size, 0, 0],
@@ -419,20 +447,42 @@ class HandRenderer:
         u["blotch"].value = float(rng.uniform(0.05, 0.25))
         u["pores"].value = float(rng.uniform(0.03, 0.12))
         u["crease_k"].value = float(rng.uniform(0.15, 0.45))
-        self.fbo_ms.use()
-        self.fbo_ms.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        shadow_k = float(rng.uniform(0.3, 0.95)) if rng.random() < 0.5 else 0.0
+        light_m = np.ascontiguousarray(_light_matrix(key, kp_cam).T, "f4").tobytes()
+        u["shadow_k"].value = shadow_k
+        u["light_m"].write(light_m)
+        bones = np.ascontiguousarray(skin_m.transpose(0, 2, 1), "f4").tobytes()
+        parts = [(np.ascontiguousarray(model.T, "f4").tobytes(),
+                  # column-major mat3 of inv(M3).T is the row-major bytes of inv(M3)
+                  np.ascontiguousarray(np.linalg.inv(model[:3, :3]), "f4").tobytes(), skinned)
+                 for model, skinned in ((hand_model, 1), (arm_model, 0))]
+        # the key light's depth map first: the same vertex shader, seen from the light
+        self.ctx.enable(self.ctx.DEPTH_TEST)
+        if shadow_k > 0:
+            sp = self.shadow_prog
+            sp["proj"].write(light_m)
+            sp["bones"].write(bones)
+            self.shadow_fbo.use()
+            self.shadow_fbo.clear(depth=1.0)
+            self.ctx.disable(self.ctx.CULL_FACE)
+            for (model, _, skinned), vao in zip(parts, (self.shadow_hand, self.shadow_arm)):
+                sp["model"].write(model)
+                sp["skinned"].value = skinned
+                vao.render()
+            self.shadow_tex.use(location=0)
+            u["shadow_map"].value = 0
+        self.fbo.use()
+        # cleared to the skin's colour: the softened silhouette blends towards skin, not black
+        rim = tuple(float(c) for c in (tone * 0.6) ** (1 / 2.2))
+        self.fbo.clear(*rim, 0.0, depth=1.0)
         self.ctx.enable(self.ctx.DEPTH_TEST)
         self.ctx.enable(self.ctx.CULL_FACE)  # the hand is closed, the tube wound outwards
-        u["bones"].write(np.ascontiguousarray(skin_m.transpose(0, 2, 1), "f4").tobytes())
-        for model, skinned, vao in ((hand_model, 1, self.hand_vao),
-                                    (arm_model, 0, self.arm_vao)):
-            u["model"].write(np.ascontiguousarray(model.T, "f4").tobytes())
-            # column-major mat3 of inv(M3).T is the row-major bytes of inv(M3)
-            u["normal_m"].write(np.ascontiguousarray(np.linalg.inv(model[:3, :3]),
-                                                     "f4").tobytes())
+        u["bones"].write(bones)
+        for (model, normal_m, skinned), vao in zip(parts, (self.hand_vao, self.arm_vao)):
+            u["model"].write(model)
+            u["normal_m"].write(normal_m)
             u["skinned"].value = skinned
             vao.render()
-        self.ctx.copy_framebuffer(self.fbo, self.fbo_ms)
         rgba = np.frombuffer(self.fbo.read(components=4, attachment=0), np.uint8)
         depth = np.frombuffer(self.fbo.read(components=1, attachment=1, dtype="f4"), np.float32)
         rgba = rgba.reshape(size, size, 4)[::-1]
@@ -444,17 +494,22 @@ class HandRenderer:
         img = bg
         if rng.random() < 0.3:  # the hand's soft shadow on a surface behind it
             off = rng.normal(0, 0.12, 2) * box_px
-            m = np.float32([[1, 0, off[0]], [0, 1, off[1]]])
-            shadow = cv2.warpAffine(alpha, m, (size, size))
-            shadow = cv2.GaussianBlur(shadow, (0, 0), 1.0 + 0.05 * box_px)
-            k = shadow.astype(np.float32)[..., None] * (rng.uniform(0.2, 0.55) / 255.0)
-            img = (img * (1.0 - k)).astype(np.uint8)
+            q = 4  # soft: made at a quarter of the size
+            small = cv2.resize(alpha, (size // q, size // q), interpolation=cv2.INTER_AREA)
+            m = np.float32([[1, 0, off[0] / q], [0, 1, off[1] / q]])
+            small = cv2.GaussianBlur(cv2.warpAffine(small, m, small.shape[::-1]), (0, 0),
+                                     (1.0 + 0.05 * box_px) / q)
+            light = 255 - (cv2.resize(small, (size, size)).astype(np.float32)
+                           * rng.uniform(0.2, 0.55)).astype(np.uint8)
+            img = cv2.multiply(img, cv2.merge([light] * 3), scale=1 / 255.0)
         x, y, w, h = cv2.boundingRect(alpha)
-        if w > 0:  # the resolved colour is premultiplied by its coverage (multisampling)
-            roi = img[y:y + h, x:x + w].astype(np.float32)
-            a = alpha[y:y + h, x:x + w, None].astype(np.float32) / 255.0
-            img[y:y + h, x:x + w] = np.clip(roi * (1.0 - a) + hand[y:y + h, x:x + w], 0,
-                                            255).astype(np.uint8)
+        if w > 0:  # blend where the hand is, its silhouette softened by a sub-pixel blur
+            x0, y0 = max(x - 2, 0), max(y - 2, 0)
+            x1, y1 = min(x + w + 2, size), min(y + h + 2, size)
+            a = cv2.GaussianBlur(alpha[y0:y1, x0:x1], (0, 0), 0.6).astype(np.float32) / 255.0
+            roi = img[y0:y1, x0:x1].astype(np.float32)
+            img[y0:y1, x0:x1] = (roi + (hand[y0:y1, x0:x1] - roi) * a[..., None]).astype(
+                np.uint8)
         visible = inside.astype(np.uint8)
         if rng.random() < 0.3:  # foreign occluders in front of the hand
             occ = np.zeros((size, size), np.uint8)
@@ -572,6 +627,29 @@ def _tube_faces(rings: int) -> np.ndarray:
     a = r * segs + i
     b = r * segs + (i + 1) % segs
     return np.stack([a, b, a + segs, b, b + segs, a + segs], axis=-1).reshape(-1).astype(np.int32)
+
+
+_SHADOW_SIDE = 128
+_DEPTH_ONLY = """
+#version 330
+void main() {}
+"""
+
+
+def _light_matrix(key: np.ndarray, kp_cam: np.ndarray) -> np.ndarray:
+    """(4, 4) camera space -> clip space of an orthographic view from the key light (direction
+    `key`, towards the light) framing the hand's keypoints with a margin."""
+    centre = kp_cam.mean(axis=0)
+    r = 1.7 * float(np.linalg.norm(kp_cam - centre, axis=1).max()) + 1e-3
+    w = key / np.linalg.norm(key)
+    up = np.array([0.0, 1.0, 0.0]) if abs(w[1]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    u = np.cross(up, w)
+    u /= np.linalg.norm(u)
+    v = np.cross(w, u)
+    m = np.eye(4)
+    m[0, :3], m[1, :3], m[2, :3] = u / r, v / r, -w / r  # nearer the light: smaller depth
+    m[:3, 3] = -m[:3, :3] @ centre
+    return m
 
 
 def _project(p_cam: np.ndarray, focal: float, size: int) -> np.ndarray:
