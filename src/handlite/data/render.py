@@ -300,11 +300,22 @@ class HandRenderer:
         return np.stack([crease, nail, np.zeros_like(nail), palmar], axis=1)
 
     def _keypoint_radii(self) -> np.ndarray:
-        """(21,) metres: how far the surface may lie in front of a joint that is not hidden."""
+        """(21,) metres: how far the hand's own flesh reaches in front of each joint, seen from
+        any side: the larger of its distance to the nearby surface and its depth under the
+        palm or the back of the hand (the thumb's CMC lies 2.4 cm under the thenar)."""
         m = self.mesh
         j = m.rest_joints[m.keypoint_joints]
-        d = np.linalg.norm(m.positions[None] - j[:, None], axis=2)
-        return np.sort(d, axis=1)[:, :12].mean(axis=1)
+        rel = m.positions[None] - j[:, None]                      # (21, V, 3)
+        near = np.sort(np.linalg.norm(rel, axis=2), axis=1)[:, :12].mean(axis=1)
+        along = rel @ self.frame[2]                               # palmar (+) / dorsal (-)
+        lateral = np.linalg.norm(rel - along[..., None] * self.frame[2], axis=2)
+        # the joint's own flesh: vertices skinned mostly to its bone or the next one (the
+        # thenar is the CMC's, not the thumb MCP's: seen from the back it hides the MCP)
+        dominant = m.joints[np.arange(len(m.joints)), m.weights.argmax(axis=1)]
+        own = np.stack([np.isin(dominant, [jk, m.joints_child[jk]])
+                        for jk in m.keypoint_joints])
+        column = np.where((lateral < 0.006) & own, np.abs(along), 0.0).max(axis=1)
+        return np.maximum(near * 1.5, column * 1.1)
 
     # ------------------------------------------------------------ geometry of one sample
     def _forearm(self, rng, sleeve: bool):
@@ -355,16 +366,18 @@ class HandRenderer:
         if rotation is not None:
             rot = np.asarray(rotation, np.float64)
         scale = self.palm * rng.uniform(0.85, 1.15)  # metres per palm length: hand size
-        fov = math.radians(rng.uniform(35, 75))
-        focal = size / (2 * math.tan(fov / 2))
+        # camera: the hand 0.25-0.8 m away (arm's length and closer), the focal length that
+        # gives the drawn hand size, within phone-like fields of view (20-85 degrees)
+        dist = math.exp(rng.uniform(math.log(0.25), math.log(0.8)))
         box_px = math.exp(rng.uniform(*np.log(HAND_BOX_PX)))
         # hand proportions vary: width, length and thickness in the hand frame
         shape = np.diag(np.append(rng.uniform([0.9, 0.93, 0.88], [1.12, 1.07, 1.15]), 1.0))
         kp_h = kp_h * np.diag(shape)[:3]
         kp_c = kp_h @ rot.T * scale
         extent = np.ptp(kp_c[:, :2], axis=0).max()
+        focal = float(np.clip(box_px * dist / extent, size / (2 * math.tan(math.radians(42.5))),
+                              size / (2 * math.tan(math.radians(10)))))
         dist = focal * extent / box_px
-        dist = max(dist, 2.2 * scale * 2.0)  # keep the camera off the hand
         centre_px = rng.uniform(0.3, 0.7, 2) * size
         if rng.random() < 0.08:
             centre_px = rng.uniform(0.08, 0.92, 2) * size
@@ -388,7 +401,7 @@ class HandRenderer:
         # self-occlusion: the surface at the joint's pixel lies well in front of the joint
         xi = np.clip(np.round(kp).astype(int), 0, size - 1)
         surf = depth[xi[:, 1], xi[:, 0]]
-        tol = 1.5 * self.kp_radius * scale * shape[:3, :3].max() / self.palm + 0.002
+        tol = self.kp_radius * scale * shape[:3, :3].max() / self.palm + 0.002
         occluded = ((surf > 0) & (surf < -kp_cam[:, 2] - tol)).astype(np.uint8)
         inside = ((kp >= -0.5) & (kp <= size - 0.5)).all(axis=1)
 
@@ -513,11 +526,16 @@ class HandRenderer:
         visible = inside.astype(np.uint8)
         if rng.random() < 0.3:  # foreign occluders in front of the hand
             occ = np.zeros((size, size), np.uint8)
+            before = img.copy()
             for _ in range(int(rng.integers(1, 3))):
                 c = kp[rng.integers(NUM_KEYPOINTS)] + rng.normal(0, box_px * 0.2, 2)
                 _occluder(rng, img, occ, c, box_px)
             xi = np.clip(np.round(kp).astype(int), 0, size - 1)
-            visible &= (occ[xi[:, 1], xi[:, 0]] == 0).astype(np.uint8)
+            still = visible & (occ[xi[:, 1], xi[:, 0]] == 0).astype(np.uint8)
+            if 2 * int(still.sum()) >= int(visible.sum()):
+                visible = still
+            else:  # a hand mostly hidden teaches nothing: no occluders this time
+                img = before
         img, quality = _camera(rng, img)
         return RenderSample(img, kp, visible, occluded, is_left,
                             (alpha > 127).astype(np.uint8) * 255, quality)
