@@ -776,6 +776,7 @@ def write_dataset(out: str | Path, count: int, seed: int, size: int = DEFAULT_SI
         raise UsageError(f"workers must be >= 1, got {workers}")
     hand_mesh.load("right")  # the missing-asset error, before any worker starts
     bank = prepare()  # decodes and caches the photos once, before the workers read them
+    _renderer(size)  # and the no-EGL error: one line here, not one per worker
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = [(str(out), int(seed), i, int(size), int(quality), bool(resume)) for i in range(count)]
