@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from handlite.errors import DataError
-from handlite.keypoints import FINGERS, NUM_KEYPOINTS
+from handlite.keypoints import NUM_KEYPOINTS
 
 NPM_PACKAGE = "@webxr-input-profiles/assets"
 NPM_VERSION = "1.0.20"

@@ -9,17 +9,22 @@ One sample (`RenderSample`):
                buffer), still labelled
     is_left    bool
     mask       (S, S) uint8: 255 where the hand or its forearm covers the pixel
+    jpeg_quality  the camera's compression, applied when the sample is written
 
 Pipeline per sample, all draws from `np.random.default_rng([seed, index])`:
-pose (`synthetic.sample_pose`, anatomical limits) -> mesh posed and skinned (`hand_mesh`) ->
-a forearm (bare or in a sleeve) bent at the wrist -> random 3D orientation (palm or back),
-perspective camera placing a hand of 55-150 px (tight keypoint box) -> OpenGL on EGL
-(moderngl; Mesa's llvmpipe on a CPU): wrapped Lambert + Blinn specular from a key and a fill
-light of random direction and colour temperature, hemispheric ambient, a skin tone from very
-light to very dark with procedural blotches, pores, joint creases and nails -> left hands are
-the mirror image -> composited over a random crop of a real photograph (or a procedural
-background), skin-coloured distractors, foreign occluders -> uneven light, colour cast, blur,
-noise and the JPEG quality it is written with (`_camera`).
+pose (`synthetic.sample_pose`, anatomical limits) -> the mesh's phalanges swung onto it
+(`hand_mesh.pose`), skinned with its inverse bind matrices in the vertex shader -> varied hand
+proportions, a forearm (bare, in a sleeve, with a watch strap) bent at the wrist -> a random
+3D orientation (palm, back, edge-on) -> a perspective camera 0.25-0.8 m away whose focal length
+gives a 55-150 px tight keypoint box -> OpenGL on EGL (moderngl; Mesa's llvmpipe on a CPU):
+wrapped Lambert + Blinn specular from a key and a fill light of random direction and colour
+temperature, the key light's shadows (a depth map), hemispheric ambient tinted by the scene, a
+skin tone from very light to very dark with lighter palms, blotches, pores, creases and nails
+-> left hands are the mirror image -> composited over a random crop of a real photograph (or a
+procedural background), with skin-coloured distractors, a cast shadow and foreign occluders ->
+the camera: uneven light, white balance, blur, sensor noise, JPEG quality (`_camera`).
+Self-occlusion comes from the depth buffer: a joint is occluded when the surface at its pixel
+lies in front of it by more than the joint's own flesh (`_keypoint_radii`).
 
 `write_dataset` writes the `data synth` layout (`render_<seed>_<i>.jpg` + `.json`, generator
 name "handlite.render") with worker processes, one GL context each; the images do not depend
@@ -39,8 +44,8 @@ import cv2
 import numpy as np
 
 from handlite.data import hand_mesh
-from handlite.data.synthetic import (_SKIN, _atomic_write, _background, _clutter,
-                                     _random_rotation, sample_pose)
+from handlite.data.synthetic import (_SKIN, _atomic_write, _clutter, _random_rotation,
+                                     sample_pose)
 from handlite.errors import DataError, UsageError
 from handlite.keypoints import NUM_KEYPOINTS, mirror_keypoints
 
