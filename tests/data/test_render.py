@@ -150,3 +150,35 @@ def test_a_missing_mesh_is_one_clear_line(tmp_path, monkeypatch, run_cli):
         assert hand_mesh.FETCH_COMMAND in stderr and len(stderr.strip().splitlines()) == 1
     finally:
         hand_mesh.load.cache_clear()
+
+
+@needs_assets
+def test_projection_matches_the_rasteriser_at_pixel_centres(monkeypatch):
+    """The mesh's vertices, skinned in numpy and projected like the keypoints, land on the
+    rendered mask best without any half-pixel shift (pixel-centre convention)."""
+    from handlite.data import render
+
+    r = render._renderer(256)
+    seen = {}
+    draw = r._draw
+
+    def spy(rng, geometry, focal, dist, env):
+        seen["geometry"], seen["focal"] = geometry, focal
+        return draw(rng, geometry, focal, dist, env)
+
+    monkeypatch.setattr(r, "_draw", spy)
+    shifts = [(dx, dy) for dx in (-0.5, 0.0, 0.5) for dy in (-0.5, 0.0, 0.5)]
+    hits = {d: [] for d in shifts}
+    for i in range(12):
+        s = r.render(np.random.default_rng([3, i]), is_left=False)
+        skin_m, hand_model = seen["geometry"][:2]
+        v, _ = hand_mesh.skin_vertices(r.mesh, skin_m)
+        p = render._project((np.c_[v, np.ones(len(v))] @ hand_model.T)[:, :3], seen["focal"],
+                            256)
+        for d in shifts:
+            q = p + d
+            q = np.round(q[((q >= 0) & (q <= 255)).all(axis=1)]).astype(int)
+            hits[d].append((s.mask[q[:, 1], q[:, 0]] > 0).mean())
+    score = {d: float(np.mean(h)) for d, h in hits.items()}
+    assert max(score, key=score.get) == (0.0, 0.0), score
+    assert score[(0.0, 0.0)] > 0.85
