@@ -763,6 +763,10 @@ def _write_one(job) -> int:
     return 1
 
 
+def _check_gl(size: int) -> None:
+    _renderer(size)  # raises DataError when there is no headless OpenGL
+
+
 def _worker_init() -> None:
     cv2.setNumThreads(1)  # the worker processes are the parallelism
 
@@ -781,23 +785,20 @@ def write_dataset(out: str | Path, count: int, seed: int, size: int = DEFAULT_SI
         raise UsageError(f"workers must be >= 1, got {workers}")
     hand_mesh.load("right")  # the missing-asset error, before any worker starts
     bank = prepare()  # decodes and caches the photos once, before the workers read them
-    _renderer(size)  # and the no-EGL error: one line here, not one per worker
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = [(str(out), int(seed), i, int(size), int(quality), bool(resume)) for i in range(count)]
     written = 0
-    if workers == 1:
-        _worker_init()
-        for done, job in enumerate(jobs, 1):
-            written += _write_one(job)
+    # OpenGL always runs in fresh worker processes, one worker included: Mesa's llvmpipe and
+    # TensorFlow in one process crash (TensorFlow's import after an EGL context segfaults; an
+    # EGL context after TensorFlow aborts at exit), so a caller that has imported TensorFlow
+    # (a training script, the test suite) must never hold a context itself.
+    with mp.get_context("spawn").Pool(workers, initializer=_worker_init) as pool:
+        pool.apply(_check_gl, (size,))  # the no-EGL error: one line here, not per worker
+        for done, n in enumerate(pool.imap(_write_one, jobs, chunksize=16), 1):
+            written += n
             if progress is not None:
                 progress(done)
-    else:
-        with mp.get_context("spawn").Pool(workers, initializer=_worker_init) as pool:
-            for done, n in enumerate(pool.imap(_write_one, jobs, chunksize=16), 1):
-                written += n
-                if progress is not None:
-                    progress(done)
     return {"out": str(out), "count": int(count), "seed": int(seed), "size": int(size),
             "workers": int(workers), "skipped_existing": int(count - written),
             "photos": bank["photos"]}
