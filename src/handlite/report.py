@@ -81,18 +81,32 @@ def results_tables(records: Sequence[Mapping[str, Any]]) -> list[Table]:
 
 
 def compare_table(result: Mapping[str, Any]) -> Table:
-    table = Table(title=f"threshold {result['threshold'] * 100:g}%", title_justify="left")
+    """One row per shared cell: old and new latency, change, the 95% interval of the ratio
+    new/old and the verdict (a change inside the noise is "no significant change")."""
+    table = Table(title=f"threshold {result['threshold'] * 100:g}%, "
+                        f"{result.get('confidence', 0.95) * 100:g}% interval of new/old",
+                  title_justify="left")
     for col in ("target", "model", "runner", "delegate", "threads", "old ms", "new ms",
-                "change"):
+                "change", "interval", "verdict"):
         table.add_column(col, justify="right" if "ms" in col or col in ("threads", "change")
                          else "left")
     for row in result["rows"]:
         change = "—" if row["change"] is None else f"{row['change'] * 100:+.1f}%"
+        ci = row.get("ci")
+        interval = ("—" if not ci else
+                    f"{(ci[0] - 1) * 100:+.1f}..{(ci[1] - 1) * 100:+.1f}%")
+        v = row.get("verdict") or ("regression" if row["regressed"] else "")
+        if row.get("method") == "none":
+            v += " (no noise estimate)"
+        if row.get("busy"):
+            v += " [busy host]"
         if row["regressed"]:
-            change = f"[red]{change}[/]"
+            change, v = f"[red]{change}[/]", f"[red]{safe(v)}[/]"
+        else:
+            v = safe(v)
         table.add_row(safe(row["target"]), safe(row["model"]), safe(row["runner"]),
                       safe(row["delegate"]), safe(row["threads"]), _fmt(row["old_ms"]),
-                      _fmt(row["new_ms"]), change)
+                      _fmt(row["new_ms"]), change, interval, v)
     return table
 
 

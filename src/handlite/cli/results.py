@@ -40,10 +40,12 @@ def show(file: str, as_json: bool) -> None:
 @click.argument("old", type=click.Path(dir_okay=False))
 @click.argument("new", type=click.Path(dir_okay=False))
 @click.option("--threshold", default="5%", show_default=True,
-              help="Slower than this (relative median latency) is a regression.")
+              help="Slower than this (relative median latency), with a 95% interval that "
+                   "excludes no change, is a regression.")
 @json_option
 def compare_cmd(old: str, new: str, threshold: str, as_json: bool) -> None:
-    """Compare NEW against OLD cell by cell; exit 1 when a cell regressed."""
+    """Compare NEW against OLD cell by cell; exit 1 only on significant regressions
+    (change above --threshold and a bootstrap 95% interval of new/old above 1)."""
     from handlite.bench.compare import compare, parse_threshold
     from handlite.errors import RegressionFound
     result = compare(_read(old), _read(new), parse_threshold(threshold))
@@ -59,8 +61,8 @@ def compare_cmd(old: str, new: str, threshold: str, as_json: bool) -> None:
     if result["regressions"]:
         cells = "; ".join(f"{r['model']} {r['delegate']} t{r['threads']} on {r['target']} "
                           f"{r['change'] * 100:+.1f}%" for r in result["regressions"])
-        raise RegressionFound(f"{len(result['regressions'])} cell(s) slower than "
-                              f"{result['threshold'] * 100:g}%: {cells}")
+        raise RegressionFound(f"{len(result['regressions'])} cell(s) significantly slower "
+                              f"than {result['threshold'] * 100:g}%: {cells}")
     if not result["rows"]:
         err.print("[yellow]warning:[/] the files share no cells")
 
