@@ -30,7 +30,21 @@ def _num_key(value: Any) -> tuple:
 def _target_label(record: Mapping[str, Any]) -> str:
     t = record.get("target") or {}
     name = t.get("model") or t.get("kind") or "?"
-    return f"{name} ({t.get('id')})"
+    label = f"{name} ({t.get('id')})"
+    if t.get("kind") == "host" and (t.get("cpu") or t.get("cpu_features") is not None):
+        # the same model is 2.3x faster in int8 with VNNI than without: say which CPU
+        features = " ".join(t.get("cpu_features") or []) or "no SIMD features recorded"
+        label += f" — {t.get('cpu') or 'CPU ?'}, {t.get('cores') or '?'} cores [{features}]"
+    return label
+
+
+#: table footnotes for flags that change how much a number can be trusted
+FLAG_NOTES = {
+    "busy": "busy: host load average above 0.5 per core during the cell; other work shared "
+            "the cores, so latencies are inflated and noisy",
+    "invalid": "invalid: the cell broke its run rules (too few runs, too short, or repeats "
+               "that disagree); not a result",
+}
 
 
 def _model_label(record: Mapping[str, Any]) -> str:
@@ -76,6 +90,12 @@ def results_tables(records: Sequence[Mapping[str, Any]]) -> list[Table]:
                           _fmt(s.get("threads")), _fmt(lat.get("median_ms")),
                           _fmt(lat.get("p90_ms")), _fmt(lat.get("mean_ms")),
                           _fmt(stats.get("fps"), 1), note)
+        seen = {f for r in rows for f in (r.get("flags") or [])}
+        seen |= {r.get("status") for r in rows}
+        notes = [text for key, text in FLAG_NOTES.items() if key in seen]
+        if notes:
+            table.caption = "\n".join(notes)
+            table.caption_justify = "left"
         tables.append(table)
     return tables
 
