@@ -284,12 +284,16 @@ def bench_cell(path: str | Path, threads: int, runs: int, warmup: int, min_secs:
 
 def run_host_bench(models: Sequence[str | Path], threads: Sequence[int] = (1,), runs: int = 50,
                    warmup: int = 5, min_secs: float = 0.0, progress: Any = None,
-                   interleave: int = 0, allow_nan: bool = False) -> list[dict[str, Any]]:
+                   interleave: int = 0, allow_nan: bool = False,
+                   rules: Any = None) -> list[dict[str, Any]]:
     """Benchmark every model x thread count on this host; one record per cell, in order.
 
     `progress` is None, a `rich.progress.Progress` (one task per cell), or a callback
     `(event, info)` with events "start", "advance", "done". A cell that fails (e.g. a model
     LiteRT cannot load) gives a `failed` record and the others still run.
+
+    `rules` (a `bench.rules.RunRules`): each cell runs `rules.repeats` times, the median
+    repeat is kept (its spread in `hygiene`), and a cell breaking the rules turns `invalid`.
 
     `interleave` = n > 0 loads every cell first and then runs them in turns of n runs each
     (round robin) until all are done: on a shared or throttling machine the load then falls
@@ -311,6 +315,25 @@ def run_host_bench(models: Sequence[str | Path], threads: Sequence[int] = (1,), 
             raise UsageError(f"threads must be positive, got {t}")
     for m in models:
         model_info(m)  # a missing file fails before any timing starts
+    if rules is not None:
+        from handlite.bench import rules as run_rules
+        rounds = [run_host_bench(models, threads, runs, warmup, min_secs, progress, interleave,
+                                 allow_nan) for _ in range(rules.repeats)]
+        chosen = []
+        for repeats in zip(*rounds):
+            values = [(r["stats"].get("pipeline") or r["stats"].get("invoke") or {})
+                      .get("median_ms") if r["status"] == "ok" else None for r in repeats]
+            order = sorted(range(len(repeats)),
+                           key=lambda i: (values[i] is None, values[i] or 0))
+            record = repeats[order[(len(order) - 1) // 2]]
+            if len(repeats) > 1 and record.get("hygiene") is not None:
+                from handlite.bench.stats import relative_spread
+                record["hygiene"].update({"repeats": len(repeats),
+                                          "repeat_results_ms": values,
+                                          "repeat_spread": relative_spread(
+                                              [v for v in values if v is not None])})
+            chosen.append(run_rules.apply(record, rules, values if len(values) > 1 else None))
+        return chosen
     target = host_target()
     if not interleave:
         return [bench_cell(m, int(t), runs, warmup, min_secs, progress, target, allow_nan)

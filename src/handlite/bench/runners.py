@@ -205,6 +205,10 @@ class BenchmarkModelRunner(Runner):
                 f"--num_runs={settings.runs}", f"--warmup_runs={settings.warmup}",
                 # N warm-up runs exactly, as the host and app runners do
                 "--warmup_min_secs=0", f"--min_secs={settings.min_secs:g}",
+                # the tool's own cap (150 s) would cut a 1024-run MLPerf cell of a slow model
+                # short; the harness's timeout is the real limit, and the run rules catch a
+                # cut run as `invalid`
+                f"--max_secs={max(150.0, 0.9 * settings.timeout_s):g}",
                 f"--use_xnnpack={'true' if cell.delegate == 'xnnpack' else 'false'}"]
         if cell.delegate == "gpu":
             args.append("--use_gpu=true")

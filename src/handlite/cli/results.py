@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from handlite.cli.common import emit_json, err, human, json_option, out
+from handlite.cli.common import emit_json, err, human, json_option, out, print_table
 from handlite.text import safe
 
 
@@ -29,7 +29,7 @@ def show(file: str, as_json: bool) -> None:
         return
     from handlite.report import results_tables
     for table in results_tables(records):
-        out.print(table)
+        print_table(out, table)
     failed = sum(r.get("status") == "failed" for r in records)
     invalid = sum(r.get("status") == "invalid" for r in records)
     out.print(f"{len(records)} records, {failed} failed"
@@ -53,7 +53,7 @@ def compare_cmd(old: str, new: str, threshold: str, as_json: bool) -> None:
         emit_json(result)
     else:
         from handlite.report import compare_table
-        human(as_json).print(compare_table(result))
+        print_table(human(as_json), compare_table(result))
         for key in result["only_old"]:
             err.print(safe(f"only in {old}: {' | '.join(map(str, key))}"))
         for key in result["only_new"]:

@@ -21,6 +21,8 @@ $HANDLITE_DEVICE_ROOT), read at every start:
     {"coverage": {"gpu": 0.8}}  the delegate takes 80% of the nodes (partial delegation)
     {"fail": "message"}         print `ERROR: message` and exit 1 instead of running
     {"hang_after_runs": 3}      stop printing and sleep forever after 3 timed runs
+    {"max_secs": 0.2}           cap every phase at 0.2 s whatever --max_secs says (a run the
+                                tool ends early, as its 150 s default cap does)
 Register it on a sandbox with `install(sandbox)`; `write_binary(path)` writes a host file that
 can be given as `--benchmark-binary` and pushed like the real binary.
 """
@@ -199,6 +201,8 @@ def main(argv: list[str] | None = None) -> None:
 
     slowdown = float(knobs.get("slowdown", 1.0))
     hang_after = knobs.get("hang_after_runs")
+    if knobs.get("max_secs") is not None:
+        flags["max_secs"] = min(flags["max_secs"], float(knobs["max_secs"]))
 
     def run_phase(min_runs: int, min_secs: float, timed: bool) -> list[int]:
         _say(f"Running benchmark for at least {min_runs} iterations and at least {min_secs:g} "
