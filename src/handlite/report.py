@@ -86,7 +86,11 @@ def results_tables(records: Sequence[Mapping[str, Any]]) -> list[Table]:
             if r.get("status") != "ok":
                 # `invalid`: the tool printed numbers that cannot be real (bench.parser)
                 note = f"[red]{safe(r.get('status') or 'failed')}[/]: {safe(r.get('error'))}"
-            table.add_row(safe(_model_label(r)), safe(s.get("runner")), safe(s.get("delegate")),
+            delegate = s.get("delegate")
+            backend = (r.get("delegation") or {}).get("gpu_backend")
+            if backend:  # OpenCL and OpenGL GPU paths differ in speed: say which one ran
+                delegate = f"{delegate} ({backend})"
+            table.add_row(safe(_model_label(r)), safe(s.get("runner")), safe(delegate),
                           _fmt(s.get("threads")), _fmt(lat.get("median_ms")),
                           _fmt(lat.get("p90_ms")), _fmt(lat.get("mean_ms")),
                           _fmt(stats.get("fps"), 1), note)

@@ -210,8 +210,11 @@ class BenchmarkModelRunner(Runner):
                 # cut run as `invalid`
                 f"--max_secs={max(150.0, 0.9 * settings.timeout_s):g}",
                 f"--use_xnnpack={'true' if cell.delegate == 'xnnpack' else 'false'}"]
-        if cell.delegate == "gpu":
-            args.append("--use_gpu=true")
+        if cell.delegate in ("gpu", "gpu-fp32"):
+            # fp16 is the GPU delegate's default; int8 and float models can rank differently
+            # on the GPU with and without it, so both are cells of their own
+            args += ["--use_gpu=true", "--gpu_precision_loss_allowed="
+                     + ("false" if cell.delegate == "gpu-fp32" else "true")]
         elif cell.delegate == "nnapi":
             args.append("--use_nnapi=true")
         if parity_in:
@@ -275,7 +278,8 @@ class BenchmarkModelRunner(Runner):
             d = parsed["delegation"]
             delegation = {"delegated_nodes": d["delegated_nodes"],
                           "total_nodes": d["total_nodes"], "partial": d["partial"],
-                          "delegate": d["delegate"]}
+                          "delegate": d["delegate"],
+                          "gpu_backend": parsed.get("gpu_backend")}
         elif cell.delegate != "cpu":
             # asked for a delegate, the tool never said it replaced anything
             flags.append("delegate_not_applied")
@@ -412,6 +416,10 @@ class AppRunner(Runner):
 
     def run(self, device: Device, cell: Cell, settings: RunSettings,
             parity: ParityInput | None = None) -> RunResult:
+        if cell.delegate == "gpu-fp32":
+            # the app's GpuDelegate options have no fp32 switch yet: a cell must not claim it
+            raise BenchmarkError("the app runner has no gpu-fp32 mode yet; use "
+                                 "--runner benchmark_model for gpu-fp32 cells")
         sha = model_sha(cell.model)
         # the app reads its own external files folder; /data/local/tmp is closed to apps
         remote_model = push_kept(device, cell.model, f"{self.files_dir}/models", sha,

@@ -28,7 +28,9 @@ from handlite.errors import InputError, UsageError, choice_error
 
 SCHEMA = "handlite.bench/1"
 RUNNERS = ("host", "benchmark_model", "app")
-DELEGATES = ("cpu", "xnnpack", "gpu", "nnapi")
+#: gpu: the GPU delegate as benchmark_model runs it by default (fp16 arithmetic allowed);
+#: gpu-fp32: the same with --gpu_precision_loss_allowed=false (full float precision)
+DELEGATES = ("cpu", "xnnpack", "gpu", "gpu-fp32", "nnapi")
 #: ok: measured; failed: did not run or could not be read; invalid: ran, but the tool printed
 #: numbers that cannot be real (negative, non-finite, min > max...): kept with the reason
 STATUSES = ("ok", "failed", "invalid")

@@ -69,7 +69,9 @@ def parse_cmd(logfile: str, as_json: bool) -> None:
 @device_options
 @click.option("--threads", default="1", show_default=True, help="Thread counts, e.g. 1,2,4.")
 @click.option("--delegate", default="cpu", show_default=True,
-              help="Delegates: cpu,xnnpack,gpu,nnapi (comma separated).")
+              help="Delegates, comma separated: cpu, xnnpack, gpu (fp16 allowed, the GPU "
+                   "delegate's default), gpu-fp32 (--gpu_precision_loss_allowed=false), "
+                   "nnapi.")
 @click.option("--runner", type=click.Choice(["benchmark_model", "app"]),
               default="benchmark_model", show_default=True)
 @click.option("--benchmark-binary", type=click.Path(dir_okay=False), envvar="HANDLITE_BENCHMARK_BINARY",

@@ -19,6 +19,7 @@ Faults and knobs for tests live in `ROOT/.device/benchmark_model.json` (ROOT =
 $HANDLITE_DEVICE_ROOT), read at every start:
     {"slowdown": 1.5}           every invoke is followed by a sleep of 0.5 x its time
     {"coverage": {"gpu": 0.8}}  the delegate takes 80% of the nodes (partial delegation)
+    {"gpu_backend": "OpenGL"}   the GPU delegate reports this backend (default OpenCL)
     {"fail": "message"}         print `ERROR: message` and exit 1 instead of running
     {"hang_after_runs": 3}      stop printing and sleep forever after 3 timed runs
     {"max_secs": 0.2}           cap every phase at 0.2 s whatever --max_secs says (a run the
@@ -42,13 +43,14 @@ _FLAGS = {
     "warmup_runs": int, "warmup_min_secs": float, "use_xnnpack": bool, "use_gpu": bool,
     "use_nnapi": bool, "input_layer_value_files": str, "output_filepath": str,
     "report_peak_memory_footprint": bool, "enable_op_profiling": bool, "verbose": bool,
+    "gpu_precision_loss_allowed": bool,
 }
 _DEFAULTS = {"graph": "", "num_threads": -1, "num_runs": 50, "min_secs": 1.0,
              "max_secs": 150.0, "warmup_runs": 1, "warmup_min_secs": 0.5,
              "use_xnnpack": False, "use_gpu": False, "use_nnapi": False,
              "input_layer_value_files": "", "output_filepath": "",
              "report_peak_memory_footprint": False, "enable_op_profiling": False,
-             "verbose": False}
+             "verbose": False, "gpu_precision_loss_allowed": True}
 _DELEGATE_NAMES = {"gpu": ("GPU", "TfLiteGpuDelegateV2"),
                    "nnapi": ("NNAPI", "TfLiteNnapiDelegate"),
                    "xnnpack": ("XNNPACK", "TfLiteXNNPackDelegate")}
@@ -146,6 +148,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("gpu", "nnapi", "xnnpack"):
         if flags[f"use_{name}"]:
             _say(f"Use {name}: [1]")
+    if flags["use_gpu"]:
+        _say(f"Allow lower precision in gpu: [{int(flags['gpu_precision_loss_allowed'])}]")
     if flags["num_threads"] > 0:
         _say(f"#threads used for CPU inference: [{flags['num_threads']}]")
 
@@ -172,6 +176,9 @@ def main(argv: list[str] | None = None) -> None:
                                                              else "."))
         _say(f"Replacing {done} out of {total} node(s) with delegate ({kind}) node, yielding "
              f"{1 if done == total else 2} partitions for the whole graph.")
+        if delegate == "gpu":
+            _say(f"Initialized {knobs.get('gpu_backend', 'OpenCL')}-based API.")
+            _say("Created 1 GPU delegate kernels.")
     _say(f"The input model file size (MB): {os.path.getsize(graph) / 1e6:g}")
 
     inputs = interp.get_input_details()
