@@ -126,6 +126,15 @@ def verdict(change: float | None, ci: tuple[float, float] | None, threshold: flo
     return "no significant change"
 
 
+def profile_pairs(old: Iterable[Mapping[str, Any]], new: Iterable[Mapping[str, Any]]
+                  ) -> list[tuple[tuple, Mapping[str, Any], Mapping[str, Any]]]:
+    """(key, old record, new record) for cells with an op profile in both (last one counts)."""
+    a = {match_key(r): r for r in old if r.get("status") == "ok" and r.get("op_profile")}
+    b = {match_key(r): r for r in new if r.get("status") == "ok" and r.get("op_profile")}
+    return [(k, a[k], b[k]) for k in sorted(set(a) & set(b),
+                                            key=lambda k: tuple(str(x) for x in k))]
+
+
 def compare(old: Iterable[Mapping[str, Any]], new: Iterable[Mapping[str, Any]],
             threshold: float) -> dict[str, Any]:
     """{'rows': [...], 'regressions': [...], 'only_old': [...], 'only_new': [...]}.

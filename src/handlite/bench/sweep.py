@@ -249,7 +249,7 @@ class _DeviceWorker:
         record = store.make_record(model=model, target=target, settings=run_settings,
                                    stats=chosen.stats, samples_ms=chosen.samples_ms,
                                    delegation=chosen.delegation, hygiene=block, flags=flags,
-                                   parity=parity)
+                                   parity=parity, op_profile=chosen.op_profile)
         if plan.rules is not None:
             run_rules.apply(record, plan.rules, values)
         return record

@@ -113,14 +113,19 @@ def parse_cmd(logfile: str, as_json: bool) -> None:
               help="The Keras model (.keras) the variants were exported from.")
 @click.option("--parity-data", default="synth", show_default=True,
               help="Data set whose first crop is the parity input.")
+@click.option("--op-profile", is_flag=True,
+              help="benchmark_model --enable_op_profiling: store the per-op table in each "
+                   "record (`results show --ops`, `results compare --ops`).")
+@click.option("--peak-memory", is_flag=True,
+              help="benchmark_model --report_peak_memory_footprint: store the peak (MB).")
 @click.option("--allow-nan", is_flag=True,
               help="Host: time models whose outputs hold NaN/Inf instead of failing the cell.")
 @json_option
 def run_cmd(models, device_opts, threads, delegate, runner, benchmark_binary, package,
             rules_name, min_secs, min_runs, runs, warmup, out_file, resume, cooldown,
             thermal_threshold, max_wait, repeats,
-            max_spread, pin_big_cores, check_parity, reference, parity_data, allow_nan,
-            as_json) -> None:
+            max_spread, pin_big_cores, check_parity, reference, parity_data, op_profile,
+            peak_memory, allow_nan, as_json) -> None:
     """Benchmark MODELS on --device (every model x threads x delegate); --device host
     benchmarks this machine."""
     from handlite.bench.rules import resolve, runs_for
@@ -129,6 +134,10 @@ def run_cmd(models, device_opts, threads, delegate, runner, benchmark_binary, pa
     delegates = parse_str_list(delegate) or ["cpu"]
     rules = resolve(rules_name, min_secs, min_runs, repeats)
     runs, min_secs, repeats = runs_for(rules, runs), rules.min_secs, rules.repeats
+    if (op_profile or peak_memory) and (device_opts.device == "host" or runner == "app"):
+        # LiteRT's Python API and the sample app have no op profiler or memory monitor
+        raise UsageError("--op-profile and --peak-memory need --runner benchmark_model on a "
+                         "device (on the host, benchmarks/int8_profile.py profiles stages)")
     if device_opts.device == "host":
         if check_parity:
             raise UsageError("--check-parity is for devices; on the host use `handlite parity`")
@@ -145,7 +154,8 @@ def run_cmd(models, device_opts, threads, delegate, runner, benchmark_binary, pa
     plan = SweepPlan(
         models=[Path(m) for m in models], threads=thread_list, delegates=delegates,
         runner=make_runner(runner, benchmark_binary, package),
-        settings=RunSettings(runs=runs, warmup=warmup, min_secs=min_secs),
+        settings=RunSettings(runs=runs, warmup=warmup, min_secs=min_secs,
+                             op_profile=op_profile, peak_memory=peak_memory),
         hygiene=HygieneSettings(threshold_c=thermal_threshold, max_wait_s=max_wait,
                                 cooldown_s=cooldown, repeats=repeats, max_spread=max_spread),
         out=Path(out_file) if out_file else None, resume=resume, pin_big_cores=pin_big_cores,
