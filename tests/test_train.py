@@ -29,6 +29,8 @@ def test_one_epoch_smoke_then_resume_then_evaluate(tiny_set, tmp_path, run_cli):
     summary = train(cfg, report=lambda e, p: events.append(e))
     run = tmp_path / "m.run"
     assert summary["train_hands"] == 12 and summary["val_hands"] == 4
+    # numbers stay numbers in the summary (`train --json`), not CSV strings
+    assert summary["last"]["epoch"] == 1 and isinstance(summary["last"]["loss"], float)
     assert out.is_file() and (run / "state.keras").is_file()
     rows = _rows(run / "log.csv")
     assert [r["epoch"] for r in rows] == ["1"]
@@ -65,6 +67,20 @@ def test_config_errors(tmp_path):
         write_dataset(tmp_path / "d", 2, seed=1, size=64)
         train(TrainConfig(data=f"synth:{tmp_path / 'd'}", out=str(tmp_path / "m.keras"),
                           size=64, resume=True))
+
+
+def test_a_missing_data_folder_fails_before_keras_loads(tmp_path, run_cli):
+    import time
+    from handlite.errors import DataError
+    with pytest.raises(DataError, match="data folder not found"):
+        TrainConfig(data=f"synth:{tmp_path / 'nodir'}", out="m.keras").check()
+    with pytest.raises(DataError, match="COCO annotation file not found"):
+        TrainConfig(data=f"coco:{tmp_path / 'no.json'}", out="m.keras").check()
+    start = time.perf_counter()
+    code, _, stderr = run_cli("train", "--data", f"synth:{tmp_path / 'nodir'}", "--out",
+                              str(tmp_path / "m.keras"))
+    assert code != 0 and "data folder not found" in stderr
+    assert time.perf_counter() - start < 3.0
 
 
 def test_evaluate_rejects_a_missing_model(tmp_path):

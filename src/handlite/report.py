@@ -30,7 +30,21 @@ def _num_key(value: Any) -> tuple:
 def _target_label(record: Mapping[str, Any]) -> str:
     t = record.get("target") or {}
     name = t.get("model") or t.get("kind") or "?"
-    return f"{name} ({t.get('id')})"
+    label = f"{name} ({t.get('id')})"
+    if t.get("kind") == "host" and (t.get("cpu") or t.get("cpu_features") is not None):
+        # the same model is 2.3x faster in int8 with VNNI than without: say which CPU
+        features = " ".join(t.get("cpu_features") or []) or "no SIMD features recorded"
+        label += f" — {t.get('cpu') or 'CPU ?'}, {t.get('cores') or '?'} cores [{features}]"
+    return label
+
+
+#: table footnotes for flags that change how much a number can be trusted
+FLAG_NOTES = {
+    "busy": "busy: host load average above 0.5 per core during the cell; other work shared "
+            "the cores, so latencies are inflated and noisy",
+    "invalid": "invalid: the cell broke its run rules (too few runs, too short, or repeats "
+               "that disagree); not a result",
+}
 
 
 def _model_label(record: Mapping[str, Any]) -> str:
@@ -50,9 +64,13 @@ def results_tables(records: Sequence[Mapping[str, Any]]) -> list[Table]:
     tables = []
     for label, rows in group_by_target(records).items():
         table = Table(title=safe(label), title_justify="left")
+        # peak memory only where a record measured it (--peak-memory): no column of dashes
+        peak = any((r.get("stats") or {}).get("peak_memory_mb") is not None for r in rows)
         for col, just in (("model", "left"), ("runner", "left"), ("delegate", "left"),
                           ("threads", "right"), ("median ms", "right"), ("p90 ms", "right"),
-                          ("mean ms", "right"), ("fps", "right"), ("status / flags", "left")):
+                          ("mean ms", "right"), ("fps", "right"),
+                          *((("peak MB", "right"),) if peak else ()),
+                          ("status / flags", "left")):
             table.add_column(col, justify=just)
         rows = sorted(rows, key=lambda r: (str(_model_label(r)),
                                            str((r.get("settings") or {}).get("runner") or ""),
@@ -72,27 +90,107 @@ def results_tables(records: Sequence[Mapping[str, Any]]) -> list[Table]:
             if r.get("status") != "ok":
                 # `invalid`: the tool printed numbers that cannot be real (bench.parser)
                 note = f"[red]{safe(r.get('status') or 'failed')}[/]: {safe(r.get('error'))}"
-            table.add_row(safe(_model_label(r)), safe(s.get("runner")), safe(s.get("delegate")),
+            delegate = s.get("delegate")
+            backend = (r.get("delegation") or {}).get("gpu_backend")
+            if backend:  # OpenCL and OpenGL GPU paths differ in speed: say which one ran
+                delegate = f"{delegate} ({backend})"
+            table.add_row(safe(_model_label(r)), safe(s.get("runner")), safe(delegate),
                           _fmt(s.get("threads")), _fmt(lat.get("median_ms")),
                           _fmt(lat.get("p90_ms")), _fmt(lat.get("mean_ms")),
-                          _fmt(stats.get("fps"), 1), note)
+                          _fmt(stats.get("fps"), 1),
+                          *((_fmt(stats.get("peak_memory_mb"), 1),) if peak else ()), note)
+        seen = {f for r in rows for f in (r.get("flags") or [])}
+        seen |= {r.get("status") for r in rows}
+        notes = [text for key, text in FLAG_NOTES.items() if key in seen]
+        if notes:
+            table.caption = "\n".join(notes)
+            table.caption_justify = "left"
         tables.append(table)
     return tables
 
 
+def _op_name(name: Any) -> str:
+    # TFLite names a fused op by all the graph nodes folded into it, joined by ';' (hundreds
+    # of characters); the table shows the first and counts the rest, the record keeps all
+    parts = str(name or "").split(";")
+    return parts[0] + (f" (+{len(parts) - 1} fused)" if len(parts) > 1 else "")
+
+
+def op_tables(records: Sequence[Mapping[str, Any]], top: int = 10) -> list[Table]:
+    """Per record with an op profile: its `top` slowest ops (ms per inference, share, and the
+    cumulative share), then the time per node type."""
+    from handlite.bench.op_profile import top_ops
+    tables = []
+    for r in records:
+        profile = r.get("op_profile")
+        if not profile:
+            continue
+        s = r.get("settings") or {}
+        inv = ((r.get("stats") or {}).get("invoke") or {}).get("mean_ms")
+        title = (f"{_model_label(r)} {s.get('delegate')} t{s.get('threads')} on "
+                 f"{_target_label(r)}: top {top} of {profile.get('nodes')} ops, "
+                 f"{_fmt(profile.get('total_avg_ms'), 3)} ms summed"
+                 + (f" (invoke mean {_fmt(inv, 3)} ms)" if inv is not None else ""))
+        table = Table(title=safe(title), title_justify="left")
+        for col in ("node type", "name", "avg ms", "%", "cdf %", "times called"):
+            table.add_column(col, justify="left" if col in ("node type", "name") else "right")
+        total = float(profile.get("total_avg_ms") or 0.0)
+        cdf = 0.0
+        for op in top_ops(profile, top):
+            share = 100.0 * op["avg_ms"] / total if total else 0.0
+            cdf += share
+            table.add_row(safe(op.get("node_type")), safe(_op_name(op.get("name"))),
+                          _fmt(float(op["avg_ms"]), 3), f"{share:.1f}", f"{cdf:.1f}",
+                          _fmt(op.get("times_called")))
+        tables.append(table)
+    return tables
+
+
+def op_diff_table(old: Mapping[str, Any], new: Mapping[str, Any], by: str = "node_type",
+                  top: int = 10) -> Table:
+    """Where the time moved between two records' op profiles (per node type or op name)."""
+    from handlite.bench.op_profile import diff_profiles
+    s = new.get("settings") or {}
+    table = Table(title=safe(f"op profile {_model_label(new)} {s.get('delegate')} "
+                             f"t{s.get('threads')} on {_target_label(new)}: old -> new"),
+                  title_justify="left")
+    for col in (by.replace("_", " "), "old ms", "new ms", "delta ms", "change"):
+        table.add_column(col, justify="left" if col == by.replace("_", " ") else "right")
+    for row in diff_profiles(old.get("op_profile"), new.get("op_profile"), by)[:top]:
+        change = "—" if row["change"] is None else f"{row['change'] * 100:+.1f}%"
+        label = _op_name(row[by]) if by == "name" else row[by]
+        table.add_row(safe(label), _fmt(row["old_ms"], 3), _fmt(row["new_ms"], 3),
+                      f"{row['delta_ms']:+.3f}", change)
+    return table
+
+
 def compare_table(result: Mapping[str, Any]) -> Table:
-    table = Table(title=f"threshold {result['threshold'] * 100:g}%", title_justify="left")
+    """One row per shared cell: old and new latency, change, the 95% interval of the ratio
+    new/old and the verdict (a change inside the noise is "no significant change")."""
+    table = Table(title=f"threshold {result['threshold'] * 100:g}%, "
+                        f"{result.get('confidence', 0.95) * 100:g}% interval of new/old",
+                  title_justify="left")
     for col in ("target", "model", "runner", "delegate", "threads", "old ms", "new ms",
-                "change"):
+                "change", "interval", "verdict"):
         table.add_column(col, justify="right" if "ms" in col or col in ("threads", "change")
                          else "left")
     for row in result["rows"]:
         change = "—" if row["change"] is None else f"{row['change'] * 100:+.1f}%"
+        ci = row.get("ci")
+        interval = ("—" if not ci else
+                    f"{(ci[0] - 1) * 100:+.1f}..{(ci[1] - 1) * 100:+.1f}%")
+        v = row.get("verdict") or ("regression" if row["regressed"] else "")
+        if row.get("method") == "none":
+            v += " (no noise estimate)"
+        if row.get("busy"):
+            v += " [busy host]"
         if row["regressed"]:
-            change = f"[red]{change}[/]"
+            change, v = f"[red]{change}[/]", f"[red]{safe(v)}[/]"
+        else:
+            v = safe(v)
         table.add_row(safe(row["target"]), safe(row["model"]), safe(row["runner"]),
                       safe(row["delegate"]), safe(row["threads"]), _fmt(row["old_ms"]),
-                      _fmt(row["new_ms"]), change)
+                      _fmt(row["new_ms"]), change, interval, v)
     return table
 
 

@@ -119,6 +119,23 @@ class TrainConfig:
         if self.init and self.resume:
             raise UsageError("--init and --resume exclude each other: --resume continues the "
                              "run in the run folder")
+        self._check_data()
+
+    def _check_data(self) -> None:
+        # before keras loads (seconds): a mistyped folder fails at once, not after the import
+        from handlite.data.sources import parse_spec
+        from handlite.errors import DataError
+        for spec in self.data if isinstance(self.data, (list, tuple)) else [self.data]:
+            kind, path = parse_spec(str(spec))
+            if kind == "coco":
+                from handlite.data.coco import split_coco_spec
+                where = Path(split_coco_spec(path)[0]) if path else None
+                if where is None or not where.is_file():
+                    raise DataError(f"COCO annotation file not found: {where}")
+            elif not path:
+                raise UsageError(f"data spec {spec!r} needs a folder: {kind}:DIR")
+            elif not Path(path).is_dir():
+                raise DataError(f"data folder not found: {path}")
 
     @property
     def learning_rate(self) -> float:
@@ -273,11 +290,24 @@ def predict_keypoints(model, images_uint8: np.ndarray, codec: HeatmapCodec,
     return kp, scores, maps
 
 
+def _number(text: str | None):
+    """A CSV cell as the number it holds ('1' -> 1, '0.5' -> 0.5, '' -> None), else the text."""
+    if text is None or text == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def _read_log(path: Path) -> list[dict]:
+    """log.csv rows with numbers as numbers (a summary's JSON must not say "epoch": "1")."""
     if not path.is_file():
         return []
     with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
+        return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(fh)]
 
 
 def _bn_batches(records, codec: HeatmapCodec, cfg: TrainConfig, epoch: int):

@@ -6,7 +6,8 @@ import pytest
 
 from handlite.cli.main import main
 
-FAST = ["--cooldown", "0", "--thermal-threshold", "90", "--max-wait", "0", "--runs", "5",
+FAST = ["--rules", "none", "--cooldown", "0", "--thermal-threshold", "90", "--max-wait", "0",
+        "--runs", "5",
         "--warmup", "1"]
 
 

@@ -7,7 +7,8 @@ from handlite.bench.device_parity import DeviceParity
 from handlite.bench.runners import Cell
 from handlite.cli.main import main
 
-FAST = ["--cooldown", "0", "--thermal-threshold", "90", "--max-wait", "0", "--runs", "3",
+FAST = ["--rules", "none", "--cooldown", "0", "--thermal-threshold", "90", "--max-wait", "0",
+        "--runs", "3",
         "--warmup", "1"]
 
 

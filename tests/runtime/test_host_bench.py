@@ -12,7 +12,8 @@ from handlite.bench.store import SCHEMA, append_record, read_records
 from handlite.errors import InputError, UsageError
 
 RECORD_KEYS = {"schema", "id", "cell", "time_utc", "status", "error", "model", "target",
-               "settings", "stats", "samples_ms", "delegation", "hygiene", "flags", "parity"}
+               "settings", "stats", "samples_ms", "delegation", "hygiene", "flags", "parity",
+               "op_profile"}
 
 
 def _check_latency(block, count):

@@ -115,13 +115,15 @@ def test_allow_nan_decodes_quietly(run_cli, nan_model, dot_png, recwarn):
 
 
 def test_host_bench_fails_the_nan_cell(run_cli, nan_model):
-    code, out, err = run_cli("bench", nan_model, "--device", "host", "--runs", "3",
+    code, out, err = run_cli("bench", nan_model, "--device", "host", "--rules", "none",
+                             "--runs", "3",
                              "--warmup", "1", "--json")
     assert code == 1
     (record,) = json.loads(out)["records"]
     assert record["status"] == "failed" and "NaN or Inf" in record["error"]
     assert "Warning" not in err
-    code, out, err = run_cli("bench", nan_model, "--device", "host", "--runs", "3",
+    code, out, err = run_cli("bench", nan_model, "--device", "host", "--rules", "none",
+                             "--runs", "3",
                              "--warmup", "1", "--json", "--allow-nan")
     assert code == 0, out
     assert "Warning" not in err

@@ -15,7 +15,11 @@ Method, per cell (one model at one thread count):
   both `runs` runs and `min_secs` seconds are reached;
 - the record carries the raw samples, the statistics of `bench.stats` (median, p90, p99, MAD,
   outliers ...), the CPU model, core count, OS, runtime version, and the 1-minute load average
-  before and after (`hygiene`): a busy host shows there rather than hiding in a median.
+  before and after (`hygiene`): a busy host shows there rather than hiding in a median, and
+  a cell above BUSY_LOAD_PER_CORE per core carries the flag `busy`;
+- the target block names the CPU's ISA features (`cpu_features`: avx2, avx512_vnni, amx...):
+  int8 is barely faster than float32 without VNNI / dot-product kernels, so a number means
+  little without them.
 """
 
 from __future__ import annotations
@@ -39,6 +43,15 @@ FRAME_SHAPE = (480, 640, 3)
 BOX_FACTOR = 1.3
 #: more outliers than this fraction of the timed runs flags the record
 OUTLIER_FLAG_FRACTION = 0.05
+#: a 1-minute load average above this per core (before or after a cell) flags it `busy`:
+#: other work then shares the cores the timings came from
+BUSY_LOAD_PER_CORE = 0.5
+#: ISA features that change which kernels XNNPACK picks (x86 /proc/cpuinfo `flags`, Arm
+#: `Features`); int8 speed in particular hangs on VNNI / dot-product instructions
+ISA_FEATURES = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx_vnni", "avx512f", "avx512bw",
+                "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile",
+                "amx_int8", "amx_bf16", "asimd", "asimdhp", "asimddp", "i8mm", "bf16", "sve",
+                "sve2", "sme")
 
 Progress = Callable[[str, dict[str, Any]], None]
 
@@ -55,12 +68,34 @@ def cpu_model() -> str | None:
     return platform.processor() or None
 
 
+def cpu_features(cpuinfo: str | None = None) -> list[str]:
+    """The `ISA_FEATURES` this CPU has, in that order (from /proc/cpuinfo text)."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+                cpuinfo = fh.read()
+        except OSError:
+            return []
+    have: set[str] = set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() in ("flags", "features"):
+            have.update(value.split())
+    return [f for f in ISA_FEATURES if f in have]
+
+
+def busy(load_before: float | None, load_after: float | None, cores: int | None) -> bool:
+    """True when either load average exceeds BUSY_LOAD_PER_CORE per core."""
+    loads = [v for v in (load_before, load_after) if v is not None]
+    return bool(cores and loads and max(loads) / cores > BUSY_LOAD_PER_CORE)
+
+
 def host_target() -> dict[str, Any]:
     """The record's `target` block for this machine."""
     from handlite.runtime import runtime_version
     return {"kind": "host", "id": f"host:{socket.gethostname()}", "serial": None,
             "model": platform.node() or None, "soc": None, "abi": platform.machine() or None,
-            "cpu": cpu_model(), "cores": os.cpu_count(),
+            "cpu": cpu_model(), "cpu_features": cpu_features(), "cores": os.cpu_count(),
             "os": f"{platform.system()} {platform.release()}".strip(),
             "runtime": {"name": "ai-edge-litert", "version": runtime_version()}}
 
@@ -222,9 +257,12 @@ class _Cell:
             flags.append("outliers")
         if not pipeline:
             flags.append("invoke_only")
-        hygiene = {"loadavg_1m_before": self.load_before, "loadavg_1m_after": _loadavg(),
-                   "cpu_count": os.cpu_count(),
+        load_after = _loadavg()
+        hygiene = {"loadavg_1m_before": self.load_before, "loadavg_1m_after": load_after,
+                   "cpu_count": os.cpu_count(), "busy_load_per_core": BUSY_LOAD_PER_CORE,
                    "opencv_threads": self.threads if pipeline else None}
+        if busy(self.load_before, load_after, os.cpu_count()):
+            flags.append("busy")
         record = make_record(model=self.info, target=self.target, settings=self.settings,
                              stats=stats, samples_ms=samples, hygiene=hygiene, flags=flags)
         self.report.finish(record)
@@ -246,12 +284,16 @@ def bench_cell(path: str | Path, threads: int, runs: int, warmup: int, min_secs:
 
 def run_host_bench(models: Sequence[str | Path], threads: Sequence[int] = (1,), runs: int = 50,
                    warmup: int = 5, min_secs: float = 0.0, progress: Any = None,
-                   interleave: int = 0, allow_nan: bool = False) -> list[dict[str, Any]]:
+                   interleave: int = 0, allow_nan: bool = False,
+                   rules: Any = None) -> list[dict[str, Any]]:
     """Benchmark every model x thread count on this host; one record per cell, in order.
 
     `progress` is None, a `rich.progress.Progress` (one task per cell), or a callback
     `(event, info)` with events "start", "advance", "done". A cell that fails (e.g. a model
     LiteRT cannot load) gives a `failed` record and the others still run.
+
+    `rules` (a `bench.rules.RunRules`): each cell runs `rules.repeats` times, the median
+    repeat is kept (its spread in `hygiene`), and a cell breaking the rules turns `invalid`.
 
     `interleave` = n > 0 loads every cell first and then runs them in turns of n runs each
     (round robin) until all are done: on a shared or throttling machine the load then falls
@@ -273,6 +315,25 @@ def run_host_bench(models: Sequence[str | Path], threads: Sequence[int] = (1,), 
             raise UsageError(f"threads must be positive, got {t}")
     for m in models:
         model_info(m)  # a missing file fails before any timing starts
+    if rules is not None:
+        from handlite.bench import rules as run_rules
+        rounds = [run_host_bench(models, threads, runs, warmup, min_secs, progress, interleave,
+                                 allow_nan) for _ in range(rules.repeats)]
+        chosen = []
+        for repeats in zip(*rounds):
+            values = [(r["stats"].get("pipeline") or r["stats"].get("invoke") or {})
+                      .get("median_ms") if r["status"] == "ok" else None for r in repeats]
+            order = sorted(range(len(repeats)),
+                           key=lambda i: (values[i] is None, values[i] or 0))
+            record = repeats[order[(len(order) - 1) // 2]]
+            if len(repeats) > 1 and record.get("hygiene") is not None:
+                from handlite.bench.stats import relative_spread
+                record["hygiene"].update({"repeats": len(repeats),
+                                          "repeat_results_ms": values,
+                                          "repeat_spread": relative_spread(
+                                              [v for v in values if v is not None])})
+            chosen.append(run_rules.apply(record, rules, values if len(values) > 1 else None))
+        return chosen
     target = host_target()
     if not interleave:
         return [bench_cell(m, int(t), runs, warmup, min_secs, progress, target, allow_nan)

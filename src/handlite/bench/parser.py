@@ -22,6 +22,7 @@ logcat prefixes such as `11-24 06:00:00.123  1234  1234 I tflite  : ` or `I/tfli
   start of the tool (MB): init= overall=`, `Overall peak memory footprint (MB) via periodic
   monitoring: X`;
 - delegation: `Replacing X out of Y node(s) with delegate (NAME) ...`; X < Y is partial.
+- GPU backend: `Initialized OpenCL-based API.` / `Initialized OpenGL-based API.` -> gpu_backend.
 
 A line that looks like one of these but does not parse is a ParseError naming the line, and
 so is text with no inference timing at all: a number handlite cannot read never becomes 0.
@@ -82,6 +83,9 @@ _MEM_DELTA = re.compile(rf"^Memory footprint delta from the start of the tool \(
 _MEM_MONITOR = re.compile(
     rf"^Overall peak memory footprint \(MB\) via periodic monitoring:\s*({_NUM})\s*$")
 _REPLACING = re.compile(r"^Replacing (\d+) out of (\d+) node\(s\) with delegate \(([^)]*)\)")
+#: the GPU delegate names its backend when it starts: "Initialized OpenCL-based API." or
+#: "Initialized OpenGL-based API." (tflite/delegates/gpu); recorded as OpenCL / OpenGL
+_GPU_BACKEND = re.compile(r"Initialized (OpenCL|OpenGL)-based API")
 _RUNNING = re.compile(r"^Running benchmark for (?:at least |max )?(\d+) iterations")
 _INIT_SESSION = re.compile(rf"^Initialized session in ({_NUM})\s*ms\.?\s*$")
 _MODEL_SIZE = re.compile(rf"^The input model file size \(MB\):\s*({_NUM})\s*$")
@@ -176,7 +180,7 @@ def _parse_summary(text: str, prefix: str, where: str) -> dict[str, float]:
 def _empty_result() -> dict[str, Any]:
     return {"format": None, "init_us": None, "first_inference_us": None,
             "warmup_avg_us": None, "inference_avg_us": None, "warmup": None,
-            "inference": None, "memory": None, "delegation": None, "model_size_mb": None,
+            "inference": None, "memory": None, "delegation": None, "model_size_mb": None, "gpu_backend": None,
             "inference_with_stats_us": None, "summary_other": {}, "errors": [],
             "count_lines": [], "status": "ok", "invalid_reasons": []}
 
@@ -232,6 +236,8 @@ def _parse_segment(lines: list[tuple[int, str]], source: str) -> dict[str, Any]:
                 raise ParseError(f"{where}: more nodes delegated than exist: {text!r}")
             delegations.append({"delegated_nodes": done, "total_nodes": total,
                                 "delegate": m[3]})
+        elif m := _GPU_BACKEND.search(text):
+            result["gpu_backend"] = m[1]
         elif m := _RUNNING.match(text):
             phase += 1
             tf1_banner = tf1_banner or " for max " in text

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import shlex
 import tempfile
@@ -27,14 +28,16 @@ from handlite.bench import parser
 from handlite.bench.stats import stats_from_tool
 from handlite.bench.store import DELEGATES, SCHEMA, sha256_file
 from handlite.device import Device
-from handlite.errors import (BenchmarkError, DeviceCommandError, InputError, UsageError,
-                             choice_error)
+from handlite.errors import (BenchmarkError, DeviceCommandError, InputError, ParseError,
+                             UsageError, choice_error)
 
 DEVICE_DIR = "/data/local/tmp/handlite"
 APP_PACKAGE = "org.handlite.app"
 APP_ACTIVITY = ".BenchmarkActivity"
 APP_LOG_TAG = "handlite.bench"
 
+
+_log = logging.getLogger("handlite.bench.runners")
 
 @dataclass(frozen=True)
 class Cell:
@@ -58,6 +61,10 @@ class RunSettings:
     min_secs: float = 0.0
     cpu_mask: str | None = None  # taskset mask (hex), e.g. the big cores
     timeout_s: float = 600.0
+    #: benchmark_model --enable_op_profiling: the per-op table lands in the record
+    op_profile: bool = False
+    #: benchmark_model --report_peak_memory_footprint: the periodic monitor's peak (MB)
+    peak_memory: bool = False
 
 
 @dataclass
@@ -80,6 +87,8 @@ class RunResult:
     raw_output: str = ""
     #: why the tool's numbers cannot be real (the record is then `invalid`), else None
     invalid: str | None = None
+    #: `bench.op_profile.parse_op_profile` of the output, when profiling was on
+    op_profile: dict[str, Any] | None = None
 
 
 def _q(value: Any) -> str:
@@ -205,9 +214,20 @@ class BenchmarkModelRunner(Runner):
                 f"--num_runs={settings.runs}", f"--warmup_runs={settings.warmup}",
                 # N warm-up runs exactly, as the host and app runners do
                 "--warmup_min_secs=0", f"--min_secs={settings.min_secs:g}",
+                # the tool's own cap (150 s) would cut a 1024-run MLPerf cell of a slow model
+                # short; the harness's timeout is the real limit, and the run rules catch a
+                # cut run as `invalid`
+                f"--max_secs={max(150.0, 0.9 * settings.timeout_s):g}",
                 f"--use_xnnpack={'true' if cell.delegate == 'xnnpack' else 'false'}"]
-        if cell.delegate == "gpu":
-            args.append("--use_gpu=true")
+        if settings.op_profile:
+            args.append("--enable_op_profiling=true")
+        if settings.peak_memory:
+            args.append("--report_peak_memory_footprint=true")
+        if cell.delegate in ("gpu", "gpu-fp32"):
+            # fp16 is the GPU delegate's default; int8 and float models can rank differently
+            # on the GPU with and without it, so both are cells of their own
+            args += ["--use_gpu=true", "--gpu_precision_loss_allowed="
+                     + ("false" if cell.delegate == "gpu-fp32" else "true")]
         elif cell.delegate == "nnapi":
             args.append("--use_nnapi=true")
         if parity_in:
@@ -271,7 +291,8 @@ class BenchmarkModelRunner(Runner):
             d = parsed["delegation"]
             delegation = {"delegated_nodes": d["delegated_nodes"],
                           "total_nodes": d["total_nodes"], "partial": d["partial"],
-                          "delegate": d["delegate"]}
+                          "delegate": d["delegate"],
+                          "gpu_backend": parsed.get("gpu_backend")}
         elif cell.delegate != "cpu":
             # asked for a delegate, the tool never said it replaced anything
             flags.append("delegate_not_applied")
@@ -282,7 +303,19 @@ class BenchmarkModelRunner(Runner):
                 # no dump (the tool did not write one): the parity check says so, the
                 # timings stand
                 parity.output_local.unlink(missing_ok=True)
-        return RunResult(stats=stats, delegation=delegation, flags=flags,
+        op_profile = None
+        if settings.op_profile:
+            from handlite.bench.op_profile import parse_op_profile
+            try:
+                op_profile = parse_op_profile(output)
+            except ParseError as exc:  # timings stand; the record says why no profile
+                flags.append("op_profile_unreadable")
+                _log.warning("op profile on %s unreadable: %s", device.serial, exc)
+            if op_profile is None and "op_profile_unreadable" not in flags:
+                flags.append("op_profile_missing")
+        if settings.peak_memory and stats.get("peak_memory_mb") is None:
+            flags.append("peak_memory_missing")
+        return RunResult(stats=stats, delegation=delegation, flags=flags, op_profile=op_profile,
                          runtime={"name": "benchmark_model", "version": f"sha256:{self.sha[:12]}"},
                          device_s=device_s, raw_output=output)
 
@@ -408,6 +441,10 @@ class AppRunner(Runner):
 
     def run(self, device: Device, cell: Cell, settings: RunSettings,
             parity: ParityInput | None = None) -> RunResult:
+        if cell.delegate == "gpu-fp32":
+            # the app's GpuDelegate options have no fp32 switch yet: a cell must not claim it
+            raise BenchmarkError("the app runner has no gpu-fp32 mode yet; use "
+                                 "--runner benchmark_model for gpu-fp32 cells")
         sha = model_sha(cell.model)
         # the app reads its own external files folder; /data/local/tmp is closed to apps
         remote_model = push_kept(device, cell.model, f"{self.files_dir}/models", sha,

@@ -79,7 +79,7 @@ def empty_stats() -> dict[str, Any]:
     """A stats block with every value unknown (null, never 0)."""
     return {"invoke": None, "preprocess": None, "decode": None, "pipeline": None,
             "fps": None, "fps_basis": None, "init_ms": None, "first_ms": None,
-            "warmup_mean_ms": None, "memory_mb": None}
+            "warmup_mean_ms": None, "memory_mb": None, "peak_memory_mb": None}
 
 
 def stats_from_samples(invoke: Sequence[float] | None,
@@ -151,6 +151,8 @@ def stats_from_tool(parsed: Mapping[str, Any]) -> tuple[dict[str, Any], list[str
     memory = parsed.get("memory") or {}
     # the periodic monitor sees the true peak; the footprint lines are deltas at two moments
     block["memory_mb"] = memory.get("peak_mb", memory.get("overall_mb"))
+    # only the periodic monitor (--report_peak_memory_footprint) measures a peak
+    block["peak_memory_mb"] = memory.get("peak_mb")
     return block, flags
 
 

@@ -28,7 +28,9 @@ from handlite.errors import InputError, UsageError, choice_error
 
 SCHEMA = "handlite.bench/1"
 RUNNERS = ("host", "benchmark_model", "app")
-DELEGATES = ("cpu", "xnnpack", "gpu", "nnapi")
+#: gpu: the GPU delegate as benchmark_model runs it by default (fp16 arithmetic allowed);
+#: gpu-fp32: the same with --gpu_precision_loss_allowed=false (full float precision)
+DELEGATES = ("cpu", "xnnpack", "gpu", "gpu-fp32", "nnapi")
 #: ok: measured; failed: did not run or could not be read; invalid: ran, but the tool printed
 #: numbers that cannot be real (negative, non-finite, min > max...): kept with the reason
 STATUSES = ("ok", "failed", "invalid")
@@ -127,7 +129,8 @@ def make_record(*, model: Mapping[str, Any], target: Mapping[str, Any],
                 delegation: Mapping[str, Any] | None = None,
                 hygiene: Mapping[str, Any] | None = None, flags: Iterable[str] = (),
                 parity: Mapping[str, Any] | None = None, status: str = "ok",
-                error: str | None = None, time_utc: str | None = None) -> dict[str, Any]:
+                error: str | None = None, time_utc: str | None = None,
+                op_profile: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Assemble one `handlite.bench/1` record (a plain dict, ready for `append_record`).
 
     `model` is a `model_info` block, `target` the target block (its `id` names where it ran),
@@ -167,6 +170,8 @@ def make_record(*, model: Mapping[str, Any], target: Mapping[str, Any],
         "hygiene": dict(hygiene) if hygiene is not None else None,
         "flags": sorted(set(flags)),
         "parity": dict(parity) if parity is not None else None,
+        # `bench.op_profile.parse_op_profile` (benchmark_model --enable_op_profiling)
+        "op_profile": dict(op_profile) if op_profile is not None else None,
     }
 
 
@@ -280,6 +285,7 @@ CSV_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("fps", ("stats", "fps")), ("fps_basis", ("stats", "fps_basis")),
     ("init_ms", ("stats", "init_ms")), ("first_ms", ("stats", "first_ms")),
     ("warmup_mean_ms", ("stats", "warmup_mean_ms")), ("memory_mb", ("stats", "memory_mb")),
+    ("peak_memory_mb", ("stats", "peak_memory_mb")),
     ("delegated_nodes", ("delegation", "delegated_nodes")),
     ("total_nodes", ("delegation", "total_nodes")),
     ("partial_delegation", ("delegation", "partial")),

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from handlite.bench import hygiene as hyg
+from handlite.bench import rules as run_rules
 from handlite.bench import store
 from handlite.bench.runners import Cell, Device, RunResult, RunSettings, Runner, sh
 from handlite.errors import BenchmarkError, DeviceError, HandliteError, InputError
@@ -44,6 +45,8 @@ class SweepPlan:
     resume: bool = False
     pin_big_cores: bool = False
     parity: Any = None  # bench.device_parity.DeviceParity or None
+    #: a cell breaking these is recorded `invalid` (None: no rules, the old behaviour)
+    rules: run_rules.RunRules | None = None
 
     def cells(self) -> list[Cell]:
         for m in self.models:
@@ -243,10 +246,13 @@ class _DeviceWorker:
                                            settings.runs, settings.warmup, settings.min_secs,
                                            settings.cpu_mask)
         target = {**target, "runtime": chosen.runtime or target["runtime"]}
-        return store.make_record(model=model, target=target, settings=run_settings,
-                                 stats=chosen.stats, samples_ms=chosen.samples_ms,
-                                 delegation=chosen.delegation, hygiene=block, flags=flags,
-                                 parity=parity)
+        record = store.make_record(model=model, target=target, settings=run_settings,
+                                   stats=chosen.stats, samples_ms=chosen.samples_ms,
+                                   delegation=chosen.delegation, hygiene=block, flags=flags,
+                                   parity=parity, op_profile=chosen.op_profile)
+        if plan.rules is not None:
+            run_rules.apply(record, plan.rules, values)
+        return record
 
 
 def _guarded(worker: _DeviceWorker) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from handlite.cli.common import (emit_json, err, human, json_option, out, parse_int_list,
-                                 parse_str_list, progress)
+                                parse_str_list, print_table, progress)
 from handlite.cli.device import device_options
 from handlite.text import safe
 
@@ -69,16 +69,27 @@ def parse_cmd(logfile: str, as_json: bool) -> None:
 @device_options
 @click.option("--threads", default="1", show_default=True, help="Thread counts, e.g. 1,2,4.")
 @click.option("--delegate", default="cpu", show_default=True,
-              help="Delegates: cpu,xnnpack,gpu,nnapi (comma separated).")
+              help="Delegates, comma separated: cpu, xnnpack, gpu (fp16 allowed, the GPU "
+                   "delegate's default), gpu-fp32 (--gpu_precision_loss_allowed=false), "
+                   "nnapi.")
 @click.option("--runner", type=click.Choice(["benchmark_model", "app"]),
               default="benchmark_model", show_default=True)
 @click.option("--benchmark-binary", type=click.Path(dir_okay=False), envvar="HANDLITE_BENCHMARK_BINARY",
               help="Android build of benchmark_model (pushed once, kept by hash).")
 @click.option("--package", default="org.handlite.app", show_default=True,
               help="The app runner's package.")
-@click.option("--runs", default=50, show_default=True, type=click.IntRange(1))
+@click.option("--rules", "rules_name", type=click.Choice(["quick", "mlperf", "none"]),
+              default="quick", show_default=True,
+              help="Run rules a cell must keep or be recorded invalid: quick = 1 s and 50 "
+                   "runs (benchmark_model's defaults); mlperf = 60 s, 1024 runs, 5 repeats "
+                   "within 5% (MLPerf Mobile); none = no minimum.")
+@click.option("--min-secs", type=click.FloatRange(0),
+              help="Timed seconds at least (overrides the rules; passed to the tool).")
+@click.option("--min-runs", type=click.IntRange(1),
+              help="Timed runs at least (overrides the rules).")
+@click.option("--runs", type=click.IntRange(1),
+              help="Timed runs to ask for  [default: the rules' --min-runs]")
 @click.option("--warmup", default=5, show_default=True, type=click.IntRange(0))
-@click.option("--min-secs", default=0.0, show_default=True, type=click.FloatRange(0))
 @click.option("--out", "out_file", type=click.Path(dir_okay=False),
               help="Append one JSONL record per cell here.")
 @click.option("--resume", is_flag=True, help="Skip cells --out already holds as ok.")
@@ -88,7 +99,9 @@ def parse_cmd(logfile: str, as_json: bool) -> None:
               help="Wait before a cell until the hottest zone is below this (deg C).")
 @click.option("--max-wait", default=300.0, show_default=True, type=click.FloatRange(0),
               help="Longest thermal wait (s); then measure and flag `thermal`.")
-@click.option("--repeats", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--repeats", type=click.IntRange(1),
+              help="Runs of each cell, the median one kept  [default: the rules' (1; 5 "
+                   "for mlperf)]")
 @click.option("--max-spread", default=0.10, show_default=True, type=click.FloatRange(0),
               help="Flag `repeat_spread` when repeats differ by more (relative).")
 @click.option("--pin-big-cores", is_flag=True, help="taskset the tool to the fastest cluster.")
@@ -100,23 +113,36 @@ def parse_cmd(logfile: str, as_json: bool) -> None:
               help="The Keras model (.keras) the variants were exported from.")
 @click.option("--parity-data", default="synth", show_default=True,
               help="Data set whose first crop is the parity input.")
+@click.option("--op-profile", is_flag=True,
+              help="benchmark_model --enable_op_profiling: store the per-op table in each "
+                   "record (`results show --ops`, `results compare --ops`).")
+@click.option("--peak-memory", is_flag=True,
+              help="benchmark_model --report_peak_memory_footprint: store the peak (MB).")
 @click.option("--allow-nan", is_flag=True,
               help="Host: time models whose outputs hold NaN/Inf instead of failing the cell.")
 @json_option
-def run_cmd(models, device_opts, threads, delegate, runner, benchmark_binary, package, runs,
-            warmup, min_secs, out_file, resume, cooldown, thermal_threshold, max_wait, repeats,
-            max_spread, pin_big_cores, check_parity, reference, parity_data, allow_nan,
-            as_json) -> None:
+def run_cmd(models, device_opts, threads, delegate, runner, benchmark_binary, package,
+            rules_name, min_secs, min_runs, runs, warmup, out_file, resume, cooldown,
+            thermal_threshold, max_wait, repeats,
+            max_spread, pin_big_cores, check_parity, reference, parity_data, op_profile,
+            peak_memory, allow_nan, as_json) -> None:
     """Benchmark MODELS on --device (every model x threads x delegate); --device host
     benchmarks this machine."""
+    from handlite.bench.rules import resolve, runs_for
     from handlite.errors import UsageError
     thread_list = parse_int_list(threads, "--threads") or [1]
     delegates = parse_str_list(delegate) or ["cpu"]
+    rules = resolve(rules_name, min_secs, min_runs, repeats)
+    runs, min_secs, repeats = runs_for(rules, runs), rules.min_secs, rules.repeats
+    if (op_profile or peak_memory) and (device_opts.device == "host" or runner == "app"):
+        # LiteRT's Python API and the sample app have no op profiler or memory monitor
+        raise UsageError("--op-profile and --peak-memory need --runner benchmark_model on a "
+                         "device (on the host, benchmarks/int8_profile.py profiles stages)")
     if device_opts.device == "host":
         if check_parity:
             raise UsageError("--check-parity is for devices; on the host use `handlite parity`")
         _run_host(models, thread_list, delegates, runs, warmup, min_secs, out_file, as_json,
-                  allow_nan)
+                  allow_nan, rules)
         return
     if check_parity and not reference:
         raise UsageError("--check-parity needs --reference MODEL.keras")
@@ -128,10 +154,12 @@ def run_cmd(models, device_opts, threads, delegate, runner, benchmark_binary, pa
     plan = SweepPlan(
         models=[Path(m) for m in models], threads=thread_list, delegates=delegates,
         runner=make_runner(runner, benchmark_binary, package),
-        settings=RunSettings(runs=runs, warmup=warmup, min_secs=min_secs),
+        settings=RunSettings(runs=runs, warmup=warmup, min_secs=min_secs,
+                             op_profile=op_profile, peak_memory=peak_memory),
         hygiene=HygieneSettings(threshold_c=thermal_threshold, max_wait_s=max_wait,
                                 cooldown_s=cooldown, repeats=repeats, max_spread=max_spread),
-        out=Path(out_file) if out_file else None, resume=resume, pin_big_cores=pin_big_cores)
+        out=Path(out_file) if out_file else None, resume=resume, pin_big_cores=pin_big_cores,
+        rules=rules)
     cells = plan.cells()  # checks the model files before touching a device
     if check_parity:
         from handlite.bench.device_parity import DeviceParity
@@ -184,13 +212,13 @@ def _render(records, as_json, extra) -> None:
         return
     from handlite.report import results_tables
     for table in results_tables(records):
-        human(as_json).print(table)
+        print_table(human(as_json), table)
     if extra.get("skipped"):
         err.print(safe(f"skipped {extra['skipped']} cell(s) already in {extra.get('out')}"))
 
 
 def _run_host(models, threads, delegates, runs, warmup, min_secs, out_file, as_json,
-              allow_nan=False) -> None:
+              allow_nan=False, rules=None) -> None:
     from handlite.errors import UsageError
     if delegates not in (["cpu"], ["xnnpack"]):
         raise UsageError("the host benchmark runs the CPU (XNNPACK) kernels only")
@@ -202,7 +230,7 @@ def _run_host(models, threads, delegates, runs, warmup, min_secs, out_file, as_j
     from handlite.bench.store import append_record
     with progress() as bar:
         records = run_host_bench(list(models), threads, runs, warmup, min_secs, bar,
-                                 allow_nan=allow_nan)
+                                 allow_nan=allow_nan, rules=rules)
     if out_file:
         for record in records:
             append_record(out_file, record)

@@ -64,6 +64,39 @@ def emit_json(obj: Any) -> None:
     click.echo(to_json(obj))
 
 
+def print_table(console: Console, table: Any) -> None:
+    """Print a rich table so that no cell is cut short, wherever the output goes.
+
+    A terminal gets the boxed table with long cells folded onto more lines (never `…`).
+    A pipe or file (CI logs, `| less`, `> out.txt`) gets a markdown layout as wide as its
+    content, one row a line: readable, greppable, and pasteable into a PR.
+    """
+    from rich import box
+    from rich.measure import Measurement
+    from rich.table import Table
+
+    if not isinstance(table, Table):
+        console.print(table)
+        return
+    for column in table.columns:
+        column.overflow = "fold"
+    if console.is_terminal:
+        console.print(table)
+        return
+    table.box = box.MARKDOWN
+    table.show_edge = True
+    wide = console.options.update(width=100_000)
+    need = Measurement.get(console, wide, table).maximum
+    import io
+    buf = io.StringIO()
+    Console(file=buf, width=max(need, 20), highlight=False, no_color=True,
+            force_terminal=False, soft_wrap=False).print(table)
+    # rich pads every line to the full width: trailing blanks only make logs noisy
+    lines = [line.rstrip() for line in buf.getvalue().splitlines()]
+    console.file.write("\n".join(line for line in lines if line) + "\n")
+    console.file.flush()
+
+
 def human(as_json: bool) -> Console:
     """The console for human-readable output: stderr when stdout is reserved for JSON."""
     return err if as_json else out

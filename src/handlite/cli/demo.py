@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from handlite.cli.common import emit_json, err, human, json_option, progress
+from handlite.cli.common import emit_json, err, human, json_option, print_table, progress
 
 
 @click.command()
@@ -61,7 +61,7 @@ def demo(model_path, model_112, out_dir, count, runs, warmup, threads, as_json):
                           f(r["median_ms"]), f(r["fps"], ".0f"),
                           "-" if r["speedup"] is None else f"{r['speedup']:.2f}x")
         console = human(as_json)
-        console.print(table)
+        print_table(console, table)
         console.print(f"report: {report.files.get('report')}  "
                       f"({report.seconds.get('total', 0):.0f} s)")
     for failure in report.failures:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import click
 
-from handlite.cli.common import emit_json, err, human, json_option, progress
+from handlite.cli.common import emit_json, err, human, json_option, print_table, progress
 from handlite.device.sync import DEFAULT_DEST
 from handlite.errors import CheckFailed, HandliteError
 from handlite.text import one_line, safe
@@ -141,7 +141,7 @@ def devices(device_opts: DeviceOptions, as_json: bool) -> None:
         for key, value in rows.items():
             # every value came from the phone: data, never markup or escape codes
             table.add_row(safe(key), "—" if value is None else safe(value))
-        con.print(table)
+        print_table(con, table)
     for i in infos:
         if i["hint"]:
             err.print(safe(f"{i['serial']}: {i['state']} — {i['hint']}"))
@@ -190,5 +190,5 @@ def push(files: tuple[str, ...], dest: str, force: bool, device_opts: DeviceOpti
             speed = f"{r.mb_per_s:,.1f} MB/s" if r.mb_per_s else "—"
             table.add_row(safe(r.serial), safe(r.remote), r.status, _mb(r.bytes),
                           safe(r.verified_by), speed)
-        human(as_json).print(table)
+        print_table(human(as_json), table)
     raise_failures("push", failures, len(targets))

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "predict": "handlite.cli.runtime:predict",
     "bench": "handlite.cli.bench:bench",
     "results": "handlite.cli.results:results",
+    "report": "handlite.cli.report:report",
     "demo": "handlite.cli.demo:demo",
     "devices": "handlite.cli.device:devices",
     "push": "handlite.cli.device:push",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from handlite.cli.common import emit_json, human, json_option
+from handlite.cli.common import emit_json, human, json_option, print_table
 from handlite.config import DEFAULTS
 
 
@@ -44,4 +44,4 @@ def summary(size: int, model_path: str | None, head_width: int, as_json: bool) -
     table.add_row("MACs", f"{info['macs'] / 1e6:,.1f} M")
     table.add_row("decoder widths", f"{info['head_width']} -> {info['up_widths'][0]} -> "
                   f"{info['up_widths'][1]}")
-    human(as_json).print(table)
+    print_table(human(as_json), table)

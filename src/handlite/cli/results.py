@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from handlite.cli.common import emit_json, err, human, json_option, out
+from handlite.cli.common import emit_json, err, human, json_option, out, print_table
 from handlite.text import safe
 
 
@@ -20,16 +20,26 @@ def results() -> None:
 
 @results.command("show")
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--ops", is_flag=True, help="Also list the slowest ops of each cell that has an "
+                                          "op profile (bench --op-profile).")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1),
+              help="Ops per cell with --ops.")
 @json_option
-def show(file: str, as_json: bool) -> None:
+def show(file: str, ops: bool, top: int, as_json: bool) -> None:
     """Tables of FILE's records, one per device/host."""
     records = _read(file)
     if as_json:
         emit_json({"file": file, "records": records})
         return
-    from handlite.report import results_tables
+    from handlite.report import op_tables, results_tables
     for table in results_tables(records):
-        out.print(table)
+        print_table(out, table)
+    if ops:
+        tables = op_tables(records, top)
+        for table in tables:
+            print_table(out, table)
+        if not tables:
+            err.print("[yellow]warning:[/] no record has an op profile (bench --op-profile)")
     failed = sum(r.get("status") == "failed" for r in records)
     invalid = sum(r.get("status") == "invalid" for r in records)
     out.print(f"{len(records)} records, {failed} failed"
@@ -39,19 +49,39 @@ def show(file: str, as_json: bool) -> None:
 @results.command("compare")
 @click.argument("old", type=click.Path(dir_okay=False))
 @click.argument("new", type=click.Path(dir_okay=False))
+@click.option("--ops", is_flag=True,
+              help="Also diff the op profiles of cells that have one in both files.")
+@click.option("--ops-by", type=click.Choice(["node_type", "name"]), default="node_type",
+              show_default=True, help="Group op times by node type or by op name.")
 @click.option("--threshold", default="5%", show_default=True,
-              help="Slower than this (relative median latency) is a regression.")
+              help="Slower than this (relative median latency), with a 95% interval that "
+                   "excludes no change, is a regression.")
 @json_option
-def compare_cmd(old: str, new: str, threshold: str, as_json: bool) -> None:
-    """Compare NEW against OLD cell by cell; exit 1 when a cell regressed."""
+def compare_cmd(old: str, new: str, ops: bool, ops_by: str, threshold: str,
+                as_json: bool) -> None:
+    """Compare NEW against OLD cell by cell; exit 1 only on significant regressions
+    (change above --threshold and a bootstrap 95% interval of new/old above 1)."""
     from handlite.bench.compare import compare, parse_threshold
     from handlite.errors import RegressionFound
-    result = compare(_read(old), _read(new), parse_threshold(threshold))
+    old_records, new_records = _read(old), _read(new)
+    result = compare(old_records, new_records, parse_threshold(threshold))
+    pairs = []
+    if ops:
+        from handlite.bench.compare import profile_pairs
+        pairs = profile_pairs(old_records, new_records)
+        from handlite.bench.op_profile import diff_profiles
+        result["op_diffs"] = [{"key": list(key), "by": ops_by,
+                               "rows": diff_profiles(a.get("op_profile"), b.get("op_profile"),
+                                                     ops_by)} for key, a, b in pairs]
     if as_json:
         emit_json(result)
     else:
-        from handlite.report import compare_table
-        human(as_json).print(compare_table(result))
+        from handlite.report import compare_table, op_diff_table
+        print_table(human(as_json), compare_table(result))
+        for _key, a, b in pairs:
+            print_table(human(as_json), op_diff_table(a, b, ops_by))
+        if ops and not pairs:
+            err.print("[yellow]warning:[/] no cell has an op profile in both files")
         for key in result["only_old"]:
             err.print(safe(f"only in {old}: {' | '.join(map(str, key))}"))
         for key in result["only_new"]:
@@ -59,8 +89,8 @@ def compare_cmd(old: str, new: str, threshold: str, as_json: bool) -> None:
     if result["regressions"]:
         cells = "; ".join(f"{r['model']} {r['delegate']} t{r['threads']} on {r['target']} "
                           f"{r['change'] * 100:+.1f}%" for r in result["regressions"])
-        raise RegressionFound(f"{len(result['regressions'])} cell(s) slower than "
-                              f"{result['threshold'] * 100:g}%: {cells}")
+        raise RegressionFound(f"{len(result['regressions'])} cell(s) significantly slower "
+                              f"than {result['threshold'] * 100:g}%: {cells}")
     if not result["rows"]:
         err.print("[yellow]warning:[/] the files share no cells")
 

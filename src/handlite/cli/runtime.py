@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from handlite.cli.common import emit_json, err, human, json_option
+from handlite.cli.common import emit_json, err, human, json_option, print_table
 from handlite.errors import UsageError
 from handlite.text import safe
 
@@ -63,7 +63,7 @@ def predict(model, image, box, left, out_path, threads, allow_nan, as_json):
     for i, ((x, y), score) in enumerate(zip(pred.keypoints, pred.scores)):
         table.add_row(str(i), safe(names[i]), f"{x:.1f}", f"{y:.1f}", f"{score:.3f}")
     console = human(as_json)
-    console.print(table)
+    print_table(console, table)
     t = pred.timings_ms
     console.print(f"crop x0={pred.crop.x0} y0={pred.crop.y0} side={pred.crop.side}; "
                   f"preprocess {t['preprocess']:.2f} ms, invoke {t['invoke']:.2f} ms, "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from handlite.cli.common import emit_json, err, human, json_option, progress
+from handlite.cli.common import emit_json, err, human, json_option, print_table, progress
 from handlite.config import DEFAULTS
 
 DATA_HELP = ("Data spec: synth:DIR | cmu:DIR | rhd:DIR | coco:ANNOTATIONS.json[:IMAGE_DIR] "
@@ -108,7 +108,9 @@ def train(data, out, size, epochs, batch, optimizer, lr, schedule, sigma, val, v
                               f"{payload['loss']:.5f} ({time.strftime('%H:%M:%S')})")
             elif event == "epoch":
                 err.print(_epoch_line(payload))
-                bar.update(task, completed=0)
+                # a finished epoch shows full; the next epoch's first batch restarts the count
+                total = bar.tasks[bar.task_ids.index(task)].total
+                bar.update(task, completed=total)
 
         summary = run_training(cfg, report)
     if as_json:
@@ -175,7 +177,7 @@ def evaluate(model, data, size, count, plot, per_keypoint, compare, as_json) -> 
     table.add_row("[dim]constant mean hand: auc[/dim]", f"[dim]{base['auc']:.4f}[/dim]", *pad)
     table.add_row("[dim]constant mean hand: epe_median_px[/dim]",
                   f"[dim]{base['epe_median_px']:.4f}[/dim]", *pad)
-    con.print(table)
+    print_table(con, table)
     if per_keypoint:
         kt = Table(title="per keypoint")
         for col in ("keypoint", "EPE mean px", "EPE median px", "AUC", "count"):

@@ -7,8 +7,8 @@ It honours the real tool's flags (`--flag=value`): --graph, --num_threads, --num
 --min_secs, --max_secs, --warmup_runs, --warmup_min_secs, --use_xnnpack, --use_gpu,
 --use_nnapi, --input_layer_value_files (`name:path,...`; `::` escapes a ':' in a name, as in
 the real tool), --output_filepath (raw bytes of every output tensor, in output order, as the
-real tool writes them), --report_peak_memory_footprint, --enable_op_profiling (accepted; no
-profile printed). An unknown flag fails like the real tool does.
+real tool writes them), --report_peak_memory_footprint, --enable_op_profiling (prints the tool's per-op table, see
+`_op_profile`). An unknown flag fails like the real tool does.
 
 Honest limits of a stand-in: the model runs with the host's LiteRT on the host CPU. There is no
 GPU or NNAPI here, so `--use_gpu`/`--use_nnapi` run on the CPU kernels while printing the
@@ -19,8 +19,11 @@ Faults and knobs for tests live in `ROOT/.device/benchmark_model.json` (ROOT =
 $HANDLITE_DEVICE_ROOT), read at every start:
     {"slowdown": 1.5}           every invoke is followed by a sleep of 0.5 x its time
     {"coverage": {"gpu": 0.8}}  the delegate takes 80% of the nodes (partial delegation)
+    {"gpu_backend": "OpenGL"}   the GPU delegate reports this backend (default OpenCL)
     {"fail": "message"}         print `ERROR: message` and exit 1 instead of running
     {"hang_after_runs": 3}      stop printing and sleep forever after 3 timed runs
+    {"max_secs": 0.2}           cap every phase at 0.2 s whatever --max_secs says (a run the
+                                tool ends early, as its 150 s default cap does)
 Register it on a sandbox with `install(sandbox)`; `write_binary(path)` writes a host file that
 can be given as `--benchmark-binary` and pushed like the real binary.
 """
@@ -40,13 +43,14 @@ _FLAGS = {
     "warmup_runs": int, "warmup_min_secs": float, "use_xnnpack": bool, "use_gpu": bool,
     "use_nnapi": bool, "input_layer_value_files": str, "output_filepath": str,
     "report_peak_memory_footprint": bool, "enable_op_profiling": bool, "verbose": bool,
+    "gpu_precision_loss_allowed": bool,
 }
 _DEFAULTS = {"graph": "", "num_threads": -1, "num_runs": 50, "min_secs": 1.0,
              "max_secs": 150.0, "warmup_runs": 1, "warmup_min_secs": 0.5,
              "use_xnnpack": False, "use_gpu": False, "use_nnapi": False,
              "input_layer_value_files": "", "output_filepath": "",
              "report_peak_memory_footprint": False, "enable_op_profiling": False,
-             "verbose": False}
+             "verbose": False, "gpu_precision_loss_allowed": True}
 _DELEGATE_NAMES = {"gpu": ("GPU", "TfLiteGpuDelegateV2"),
                    "nnapi": ("NNAPI", "TfLiteNnapiDelegate"),
                    "xnnpack": ("XNNPACK", "TfLiteXNNPackDelegate")}
@@ -144,6 +148,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("gpu", "nnapi", "xnnpack"):
         if flags[f"use_{name}"]:
             _say(f"Use {name}: [1]")
+    if flags["use_gpu"]:
+        _say(f"Allow lower precision in gpu: [{int(flags['gpu_precision_loss_allowed'])}]")
     if flags["num_threads"] > 0:
         _say(f"#threads used for CPU inference: [{flags['num_threads']}]")
 
@@ -170,6 +176,9 @@ def main(argv: list[str] | None = None) -> None:
                                                              else "."))
         _say(f"Replacing {done} out of {total} node(s) with delegate ({kind}) node, yielding "
              f"{1 if done == total else 2} partitions for the whole graph.")
+        if delegate == "gpu":
+            _say(f"Initialized {knobs.get('gpu_backend', 'OpenCL')}-based API.")
+            _say("Created 1 GPU delegate kernels.")
     _say(f"The input model file size (MB): {os.path.getsize(graph) / 1e6:g}")
 
     inputs = interp.get_input_details()
@@ -199,6 +208,8 @@ def main(argv: list[str] | None = None) -> None:
 
     slowdown = float(knobs.get("slowdown", 1.0))
     hang_after = knobs.get("hang_after_runs")
+    if knobs.get("max_secs") is not None:
+        flags["max_secs"] = min(flags["max_secs"], float(knobs["max_secs"]))
 
     def run_phase(min_runs: int, min_secs: float, timed: bool) -> list[int]:
         _say(f"Running benchmark for at least {min_runs} iterations and at least {min_secs:g} "
@@ -243,6 +254,76 @@ def main(argv: list[str] | None = None) -> None:
          f"overall={rss_end - rss0:g}")
     if flags["report_peak_memory_footprint"]:
         _say(f"Overall peak memory footprint (MB) via periodic monitoring: {rss_end:g}")
+    if flags["enable_op_profiling"]:
+        _op_profile(interp, timed, first)
+
+
+_KERNEL_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "FULLY_CONNECTED")
+
+
+def _op_weights(interp) -> list[tuple[str, str, float]]:
+    """(node type, node name, weight) per op: output elements x weights per output channel,
+    a stand-in for each op's share of the work (LiteRT's Python API has no op profiler)."""
+    import numpy as np
+    tensors = {t["index"]: t for t in interp.get_tensor_details()}
+    rows = []
+    for op in interp._get_ops_details():
+        if op.get("op_name") == "DELEGATE":
+            continue
+        outs = [tensors[i] for i in op.get("outputs", []) if i in tensors]
+        out_elems = sum(int(np.prod(t["shape"])) for t in outs) or 1
+        weight = float(out_elems)
+        ins = [tensors[i] for i in op.get("inputs", []) if i in tensors]
+        kind = op.get("op_name")
+        if kind in _KERNEL_OPS and len(ins) > 1 and len(ins[1]["shape"]) >= 2:
+            kernel = ins[1]["shape"]  # the weights: multiply-adds per output element
+            per_out = (int(np.prod(kernel[1:3])) if kind == "DEPTHWISE_CONV_2D"
+                       else int(np.prod(kernel)) // max(1, int(kernel[0])))
+            weight *= max(1, per_out)
+        name = outs[0]["name"] if outs else f"node_{op.get('index')}"
+        rows.append((op.get("op_name", "?"), name, weight))
+    return rows
+
+
+def _op_profile(interp, timed: list[int], first_us: int) -> None:
+    """Print `Operator-wise Profiling Info` as the real tool's newer builds do.
+
+    Each op's average is the measured mean invoke time split by `_op_weights`, so the ops add
+    up to the measured invoke time (an apportionment, not a per-op measurement: said here
+    because a phone's numbers are measured per op).
+    """
+    rows = _op_weights(interp)
+    total_w = sum(w for _, _, w in rows) or 1.0
+    mean_ms = sum(timed) / len(timed) / 1000.0
+    first_ms = first_us / 1000.0
+    _say("Operator-wise Profiling Info for Regular Benchmark Runs:")
+    _say("============================== Run Order ==============================")
+    _say("\t             [node type]\t  [first]\t [avg ms]\t     [%]\t  [cdf%]\t  [mem KB]"
+         "\t[times called]\t[Name]")
+    cdf = 0.0
+    by_type: dict[str, list[float]] = {}
+    for kind, name, w in rows:
+        share = w / total_w
+        cdf += share * 100
+        by_type.setdefault(kind, []).append(mean_ms * share)
+        _say(f"\t{kind:>24}\t{first_ms * share:9.3f}\t{mean_ms * share:9.3f}\t"
+             f"{share * 100:7.3f}%\t{cdf:7.3f}%\t{0:10.3f}\t{1:9d}\t[{name}]")
+    _say()
+    _say(f"Number of nodes executed: {len(rows)}")
+    _say("============================== Summary by node type ==============================")
+    _say("\t             [Node type]\t  [count]\t  [avg ms]\t    [avg %]\t    [cdf %]\t"
+         "  [mem KB]\t[times called]")
+    cdf = 0.0
+    for kind, times in sorted(by_type.items(), key=lambda kv: -sum(kv[1])):
+        pct = sum(times) / mean_ms * 100 if mean_ms else 0.0
+        cdf += pct
+        _say(f"\t{kind:>24}\t{len(times):9d}\t{sum(times):10.3f}\t{pct:10.3f}%\t"
+             f"{cdf:10.3f}%\t{0:10.3f}\t{len(times):9d}")
+    _say()
+    _say(_stat_line(timed).replace("count=", "Timings (microseconds): count=", 1))
+    _say("Memory (bytes): count=0")
+    _say(f"{len(rows)} nodes observed")
+    _say()
 
 
 def script_text() -> str:
