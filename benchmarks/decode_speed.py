@@ -21,7 +21,7 @@ int8 frame, quantised like the shipped 224 int8 model's output: scale 0.00629, z
 compiled with numba), "quantized_numpy" (its numpy path) and "quantized_bound" (the decoder
 the runtime binds to its output tensor once: `HeatmapCodec.quantized_decoder`).
 
-With --model (an int8 handlite export, e.g. `handlite export models/handlite_synth.keras
+With --model (an int8 handlite export, e.g. `handlite export models/handlite_224.keras
 --size 224 --precision int8 --io int8 --out /tmp/dec/`): the real benchmark frame
 (`handlite.bench.host.bench_frame`) through `HandRuntime.predict` (its preprocess / invoke /
 decode medians; predict's decode includes mapping keypoints back to the image), and the

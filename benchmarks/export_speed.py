@@ -5,7 +5,7 @@ benchmarks/results/export_speed.json: total wall time (model load + 8 conversion
 manifest), per-variant seconds and bytes, calibration size, and the load average before and
 after — the build machine's CPU is shared, so a figure taken under load says so.
 
-    python benchmarks/export_speed.py [--model models/handlite_synth.keras] [--repeats 1]
+    python benchmarks/export_speed.py [--model models/handlite_224.keras] [--repeats 1]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ TARGET_S = 90.0
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=str(ROOT / "models" / "handlite_synth.keras"))
+    parser.add_argument("--model", default=str(ROOT / "models" / "handlite_224.keras"))
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--calibration-count", type=int, default=200)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" /

@@ -18,7 +18,7 @@ from handlite import _quiet
 
 _quiet.install()
 
-MODELS = {224: "models/handlite_synth.keras", 112: "models/handlite_synth_112.keras"}
+MODELS = {224: "models/handlite_224.keras", 112: "models/handlite_112.keras"}
 THRESHOLDS = (0.0, 0.002, 0.005, 0.01, 0.02, 0.05)
 
 

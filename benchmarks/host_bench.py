@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Host speed targets, measured in one run and recorded in benchmarks/results/host_bench.json.
 
-    python benchmarks/host_bench.py [--variants build/demo] [--model models/handlite_synth.keras]
+    python benchmarks/host_bench.py [--variants build/demo] [--model models/handlite_224.keras]
         [--compare /work/mp_models/hand_landmark_full.tflite ...] [--threads 1,2]
         [--runs 200] [--turn 10] [--candidates]
 
@@ -199,7 +199,7 @@ def _decode_on_targets(runs: int = 300) -> dict[str, float]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--variants", type=Path, default=ROOT / "build" / "demo")
-    ap.add_argument("--model", type=Path, default=ROOT / "models" / "handlite_synth.keras")
+    ap.add_argument("--model", type=Path, default=ROOT / "models" / "handlite_224.keras")
     ap.add_argument("--compare", type=Path, nargs="*", default=None,
                     help="foreign .tflite peers (default: /work/mp_models/hand_landmark_*.tflite "
                          "when present)")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Where int8 gains over float32, stage by stage: the shipped network cut after each stage.
 
-    python benchmarks/int8_profile.py [--model models/handlite_synth.keras] [--size 224]
+    python benchmarks/int8_profile.py [--model models/handlite_224.keras] [--size 224]
         [--runs 150] [--out benchmarks/results/int8_profile.json]
 
 Each prefix of the network (input -> the named layer) is converted with the same recipe as
@@ -40,7 +40,7 @@ STAGES = (
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=str(ROOT / "models" / "handlite_synth.keras"))
+    parser.add_argument("--model", default=str(ROOT / "models" / "handlite_224.keras"))
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--runs", type=int, default=150, help="timed runs per prefix")
     parser.add_argument("--turn", type=int, default=6, help="runs per prefix per turn")

@@ -6,7 +6,7 @@ Exports the full matrix (or reuses --exported DIR), runs `handlite.parity.run_pa
 keypoint distance to the Keras decode (mean, p95, max, max over confident keypoints, in input
 px), heatmap errors, cosine, AUC of Keras and TFLite against ground truth, and the verdict.
 
-    python benchmarks/parity_figures.py [--model models/handlite_synth.keras] [--count 256]
+    python benchmarks/parity_figures.py [--model models/handlite_224.keras] [--count 256]
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _round(v):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=str(ROOT / "models" / "handlite_synth.keras"))
+    parser.add_argument("--model", default=str(ROOT / "models" / "handlite_224.keras"))
     parser.add_argument("--count", type=int, default=256)
     parser.add_argument("--exported", help="folder with already exported variants")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "parity.json"))

@@ -26,10 +26,10 @@ import numpy as np
 
 from handlite.errors import CheckFailed, ModelError
 
-DEFAULT_MODEL = "models/handlite_synth.keras"
+DEFAULT_MODEL = "models/handlite_224.keras"
 #: the shipped 112 model: each shipped file does well only near the size it was trained at
 #: (models/MODEL_CARD.md), so the demo exports the 112 variants from it when it exists.
-DEFAULT_MODEL_112 = "models/handlite_synth_112.keras"
+DEFAULT_MODEL_112 = "models/handlite_112.keras"
 DEFAULT_OUT = "build/demo"
 
 Say = Callable[[str], None]

@@ -11,7 +11,7 @@ import pytest
 from handlite.metadata import read_metadata
 from handlite.variants import variants
 
-MODEL = Path(__file__).resolve().parents[2] / "models" / "handlite_synth.keras"
+MODEL = Path(__file__).resolve().parents[2] / "models" / "handlite_224.keras"
 
 pytestmark = pytest.mark.slow
 

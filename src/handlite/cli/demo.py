@@ -8,9 +8,9 @@ from handlite.cli.common import emit_json, err, human, json_option, print_table,
 
 
 @click.command()
-@click.option("--model", "model_path", default="models/handlite_synth.keras", show_default=True,
+@click.option("--model", "model_path", default="models/handlite_224.keras", show_default=True,
               type=click.Path(dir_okay=False), help="Trained Keras model (.keras).")
-@click.option("--model-112", "model_112", default="models/handlite_synth_112.keras",
+@click.option("--model-112", "model_112", default="models/handlite_112.keras",
               show_default=True, type=click.Path(dir_okay=False),
               help="A second model; each size's variants come from the model trained at that "
                    "size (a model does well near the size it was trained at); '' or a missing "
@@ -36,7 +36,7 @@ def demo(model_path, model_112, out_dir, count, runs, warmup, threads, as_json):
     check_model(model_path)  # fail in one line before any progress display starts
     per_size = {}
     if model_112 and (Path(model_112).is_file()
-                      or model_112 != "models/handlite_synth_112.keras"):
+                      or model_112 != "models/handlite_112.keras"):
         per_size[112] = check_model(model_112)
     settings = DemoSettings(count=count, runs=runs, warmup=warmup, threads=threads)
     with progress(transient=True) as bar:
