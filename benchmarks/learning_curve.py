@@ -97,10 +97,19 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
               "imagenet": "ImageNet encoder, synthetic",
               "new": "new: ImageNet encoder, rendered + synthetic",
               "render": "ImageNet encoder, rendered only"}
+    colours = {}
     for arm in dict.fromkeys(r["arm"] for r in rows):
-        pts = sorted((r for r in rows if r["arm"] == arm), key=lambda r: r["images_seen"])
-        ax.plot([p["images_seen"] for p in pts], [p["val_auc"] for p in pts],
-                marker="o", label=labels.get(arm, arm), linestyle="-" if len(pts) > 1 else "")
+        pts = sorted((r for r in rows if r["arm"] == arm and r["epoch"] is not None),
+                     key=lambda r: r["images_seen"])
+        if pts:
+            line, = ax.plot([p["images_seen"] for p in pts], [p["val_auc"] for p in pts],
+                            marker="o", label=labels.get(arm, arm))
+            colours[arm] = line.get_color()
+    for r in rows:  # finished models: one point each, not joined to a curve
+        if r["epoch"] is None:
+            ax.plot([r["images_seen"]], [r["val_auc"]], marker="*", markersize=13,
+                    linestyle="", color=colours.get(r["arm"]),
+                    label=f"{r['arm']}: {Path(r['source']).name}, {r['images_seen']:,} images")
     ax.set_xlabel("training images seen")
     ax.set_ylabel("validation AUC (PCK 0-30 px)")
     ax.set_title(title, fontsize=10)
@@ -129,18 +138,25 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--out", default="benchmarks/results/learning_curve")
+    ap.add_argument("--replot", metavar="JSON", help="only redraw the figure of an OUT.json")
     args = ap.parse_args()
+    if args.replot:
+        doc = json.loads(Path(args.replot).read_text())
+        plot(doc["rows"], Path(args.replot).with_suffix(".png"),
+             f"{doc['size']} px, {doc['val_count']} held-out rendered hands")
+        return
 
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for arm in filter(None, (a.strip() for a in args.arms.split(","))):
-            rows += run_arm(arm, args, Path(tmp))
+    # the cheap points first, so a bad path fails before any training
     for spec in args.run:
         name, _, run_dir = spec.partition("=")
         rows += read_run(name, Path(run_dir))
     for spec in args.model:
         name, _, model = spec.partition("=")
         rows.append(model_point(name, model, args))
+    with tempfile.TemporaryDirectory() as tmp:
+        for arm in filter(None, (a.strip() for a in args.arms.split(","))):
+            rows += run_arm(arm, args, Path(tmp))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     doc = {"rows": rows, "size": args.size, "epochs": args.epochs, "steps": args.steps,
