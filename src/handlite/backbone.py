@@ -36,7 +36,6 @@ the one that reproduces torchvision's predictions (`model.ENCODER_PADDING`).
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import io
 import pickle
@@ -49,6 +48,7 @@ import numpy as np
 
 from handlite.config import DEFAULTS
 from handlite.errors import ModelError
+from handlite.metadata import sha256_file
 
 #: torchvision's ImageNet MobileNetV2 checkpoint and where the setup puts it.
 CHECKPOINT_NAME = "mobilenet_v2-b0353104.pth"
@@ -220,19 +220,12 @@ def default_checkpoint() -> Path:
     path = Path(next(iter(spec.submodule_search_locations))) / "weights" / CHECKPOINT_NAME
     if not path.is_file():
         raise ModelError(f"{path} is missing: reinstall with {INSTALL_HINT}")
-    digest = _sha256(path)
+    digest = sha256_file(path)
     if digest != CHECKPOINT_SHA256:
         raise ModelError(f"{path}: sha256 {digest[:12]}... is not torchvision's "
                          f"{CHECKPOINT_SHA256[:12]}...; reinstall with {INSTALL_HINT}")
     return path
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ---------------------------------------------------------------- conversion

