@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 export HOME=$work/home ANDROID_ADB_SERVER_PORT=${ANDROID_ADB_SERVER_PORT:-5207}
 mkdir -p "$HOME"
-python -m handlite export models/handlite_synth_112.keras --size 112 --precision float32,int8 \
+python -m handlite export models/handlite_112.keras --size 112 --precision float32,int8 \
     --calibration-count 100 --out "$work/models" >/dev/null
 python -m handlite.testing.device --port 7117 >"$work/device.log" 2>&1 &
 device=$!
