@@ -307,23 +307,6 @@ def imagenet_weights(path: str | Path | None = None) -> dict[str, list[np.ndarra
     return torchvision_to_keras(read_torch_checkpoint(path or default_checkpoint()))
 
 
-def load_into(model, weights: dict[str, list[np.ndarray]]) -> int:
-    """Set every layer of `model` that has converted weights; returns how many. A layer
-    whose shapes do not fit raises ModelError (no silent partial load)."""
-    copied = 0
-    for layer in model.layers:
-        if layer.name not in weights or not layer.weights:
-            continue
-        new = weights[layer.name]
-        mine = layer.get_weights()
-        if len(new) != len(mine) or any(x.shape != y.shape for x, y in zip(new, mine)):
-            raise ModelError(f"layer {layer.name!r}: ImageNet weights "
-                             f"{[x.shape for x in new]} do not fit {[y.shape for y in mine]}")
-        layer.set_weights(new)
-        copied += 1
-    return copied
-
-
 def classifier(size: int = 224, padding: str = "torch"):
     """The full ImageNet MobileNetV2 (original strides, Conv_1, pooling, 1000-way softmax
     logits) built from `model`'s encoder blocks, for checking the conversion."""

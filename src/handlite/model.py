@@ -190,7 +190,7 @@ def load_backbone_weights(model, source: str | Path) -> int:
         path = None if str(source) == "imagenet" else Path(source)
         if path is not None and not path.is_file():
             raise ModelError(f"backbone weights file not found: {path}")
-        return backbone.load_into(model, backbone.imagenet_weights(path))
+        return set_weights_by_name(model, backbone.imagenet_weights(path))
     path = Path(source)
     if not path.is_file():
         raise ModelError(f"backbone weights file not found: {path}")
@@ -210,16 +210,15 @@ def load_backbone_weights(model, source: str | Path) -> int:
     return copy_weights_by_name(reference, model)
 
 
-def copy_weights_by_name(source, target) -> int:
-    """Copy weights of every layer of `target` that has a same-named, same-shaped layer in
-    `source`. Returns the number of layers copied; shape mismatches raise ModelError."""
-    src = {layer.name: layer for layer in source.layers}
+def set_weights_by_name(target, weights: dict) -> int:
+    """Set every layer of `target` named in `weights` ({layer name: weight arrays in Keras
+    order}); returns how many were set. A layer whose shapes do not fit raises ModelError (no
+    silent partial load)."""
     copied = 0
     for layer in target.layers:
-        other = src.get(layer.name)
-        if other is None or not layer.weights:
+        theirs = weights.get(layer.name)
+        if theirs is None or not layer.weights:
             continue
-        theirs = other.get_weights()
         mine = layer.get_weights()
         if len(theirs) != len(mine) or any(a.shape != b.shape for a, b in zip(theirs, mine)):
             raise ModelError(f"layer {layer.name!r}: weight shapes "
@@ -227,6 +226,13 @@ def copy_weights_by_name(source, target) -> int:
         layer.set_weights(theirs)
         copied += 1
     return copied
+
+
+def copy_weights_by_name(source, target) -> int:
+    """Copy weights of every layer of `target` that has a same-named, same-shaped layer in
+    `source`. Returns the number of layers copied; shape mismatches raise ModelError."""
+    return set_weights_by_name(target, {layer.name: layer.get_weights()
+                                        for layer in source.layers if layer.weights})
 
 
 def rebuild(model, input_size: int):

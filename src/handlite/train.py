@@ -465,8 +465,8 @@ def train(cfg: TrainConfig, report=lambda event, payload: None) -> dict:
          "steps_per_epoch": steps}, indent=2))
 
     val = _prepare_validation(val_records, codec)
-    worker = 0 if chief else 1 + int(json.loads(os.environ.get("TF_CONFIG") or "{}")
-                                     .get("task", {}).get("index", 0))
+    # a separate augmented stream per non-chief worker (the chief's seed stays the plain one)
+    worker = 0 if chief else 1 + int(strategy.cluster_resolver.task_id)
     dataset = make_dataset(train_records, codec, cfg.batch,
                            seed=cfg.seed + initial_epoch + 7777 * worker,
                            augment=PAPER_AUGMENT if cfg.augment else None)
