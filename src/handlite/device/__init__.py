@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from handlite.device.sync import DEFAULT_DEST, PushResult, push_verified
+from handlite.device.push import DEFAULT_DEST, PushResult, push_verified
 from handlite.device.transport import (Device, DeviceEntry, FileStat, ShellResult, select)
 from handlite.errors import choice_error
 
