@@ -1,6 +1,6 @@
 """Time exporting all 8 variants (112/224 x float32/float16/dynamic/int8) of the shipped model.
 
-Target (issue 4): <= 90 s on the 2-core build machine. Writes
+Target: <= 90 s on the 2-core build machine. Writes
 benchmarks/results/export_speed.json: total wall time (model load + 8 conversions + metadata +
 manifest), per-variant seconds and bytes, calibration size, and the load average before and
 after — the build machine's CPU is shared, so a figure taken under load says so.

@@ -57,7 +57,7 @@ def main() -> int:
     digest = hashlib.sha256(local.read_bytes()).hexdigest()
     root = work / "phone"
     daemon = subprocess.Popen(
-        [sys.executable, "-m", "handlite.testing.device", "--port", "0", "--profile",
+        [sys.executable, "-m", "handlite.testing.fake_adbd", "--port", "0", "--profile",
          args.profile, "--root", str(root)], stdout=subprocess.PIPE, text=True)
     # Every adb server this run starts (handlite's server transport uses the first).
     servers: list[str] = [os.environ["ANDROID_ADB_SERVER_PORT"]]

@@ -11,7 +11,7 @@ export HOME=$work/home ANDROID_ADB_SERVER_PORT=${ANDROID_ADB_SERVER_PORT:-5207}
 mkdir -p "$HOME"
 python -m handlite export models/handlite_112.keras --size 112 --precision float32,int8 \
     --calibration-count 100 --out "$work/models" >/dev/null
-python -m handlite.testing.device --port 7117 >"$work/device.log" 2>&1 &
+python -m handlite.testing.fake_adbd --port 7117 >"$work/device.log" 2>&1 &
 device=$!
 trap 'kill $device; adb -P "$ANDROID_ADB_SERVER_PORT" kill-server; rm -rf "$work"' EXIT
 sleep 4

@@ -67,7 +67,7 @@ def main() -> int:
     from handlite.bench.hygiene import HygieneSettings
     from handlite.bench.runners import BenchmarkModelRunner, RunSettings
     from handlite.bench.sweep import SweepPlan, run_sweep
-    from handlite.testing.device import StandInDevice
+    from handlite.testing.fake_adbd import StandInDevice
     from handlite.testing.fake_benchmark_model import write_binary
 
     adb = shutil.which("adb")

@@ -13,7 +13,7 @@ class Normalization:
 
     RGB, (x - 128) / 127.5: MobileNetV2's scale with an integer mean, half a grey level off
     its x / 127.5 - 1 (ImageNet backbone weights still apply; the shipped models, trained with
-    127.5, score the same either way: AUC 0.4342 vs 0.4343 on 512 synthetic test hands). The
+    127.5, score the same either way: README, "The network", gives the measured AUCs). The
     integer mean lets a full-int8 model's input tensor hold every pixel exactly (scale
     1 / 127.5, zero point 0: the tensor value is the pixel - 128), so preprocessing writes the
     crop with one XOR instead of a table look-up. Crops that reach outside the image are padded
@@ -39,9 +39,9 @@ class CodecDefaults:
     #: beta turns a clean unit peak into a probability of ~0.3 and a flat map into ~1/(H*W).
     softmax_beta: float = 10.0
     #: below this max probability a keypoint is "low confidence" and the fallback runs.
-    #: Calibrated on the shipped models (benchmarks/fallback_threshold.py): at 0.005 the
-    #: fallback takes ~4% of keypoints at 224 and helps slightly; at 0.05 it took 98% of them
-    #: (their maps are weak) and cost 0.03 AUC.
+    #: Calibrated with benchmarks/fallback_threshold.py: the share of keypoints it sends
+    #: through the fallback and the AUC at each threshold are in
+    #: benchmarks/results/fallback_threshold.json (README, "Heatmap codec").
     min_confidence: float = 0.005
     #: how many of the strongest local peaks the fallback considers.
     fallback_peaks: int = 3
@@ -56,8 +56,9 @@ class ModelDefaults:
     encoder_stride: int = 16
     # Decoder widths (not published by the paper). Chosen by int8 invoke time at 224 on the
     # host's XNNPACK, 1 thread: 128/(64, 32) took 6.1 ms, 64/(32, 32) 5.1 ms, against 8.4 ms
-    # for MediaPipe's hand_landmark_full (benchmarks/head_widths.py, quiet machine; narrower
-    # heads gain little more: the encoder dominates).
+    # for MediaPipe's hand_landmark_full (benchmarks/head_widths.py, one quiet-machine run in
+    # benchmarks/results/head_widths.json; narrower heads gain little more: the encoder
+    # dominates).
     head_width: int = 64  # channels in the decoder before the first upsampling
     up_widths: tuple[int, int] = (32, 32)  # channels after each x2 transposed convolution
 

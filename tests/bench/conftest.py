@@ -65,7 +65,7 @@ def adb_server(tmp_path, monkeypatch):
 @pytest.fixture
 def standin(adb_server, tmp_path):
     """A stand-in Pixel 7 attached to the private adb server; yields the StandInDevice."""
-    from handlite.testing.device import StandInDevice
+    from handlite.testing.fake_adbd import StandInDevice
     device = StandInDevice(tmp_path / "phone", port=_free_port()).start()
     result = subprocess.run([adb_server["adb"], "-P", str(adb_server["port"]), "connect",
                              device.serial], env=adb_server["env"], capture_output=True,

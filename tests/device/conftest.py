@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from handlite.testing.adbtools import free_port, kill_adb_server
-from handlite.testing.device import StandInDevice
+from handlite.testing.fake_adbd import StandInDevice
 
 @pytest.fixture
 def adb_env(tmp_path, monkeypatch):

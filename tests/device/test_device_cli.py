@@ -76,7 +76,7 @@ def test_push_to_all_devices(stand_in, run_cli, make_file):
 
 def test_stand_in_runs_as_a_module(adb_env, tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "handlite.testing.device", "--port", "0", "--profile", "legacy",
+        [sys.executable, "-m", "handlite.testing.fake_adbd", "--port", "0", "--profile", "legacy",
          "--root", str(tmp_path / "phone"), "--fault", "slow-okay:0.001"],
         stdout=subprocess.PIPE, text=True, env=os.environ)
     try:
@@ -90,6 +90,6 @@ def test_stand_in_runs_as_a_module(adb_env, tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
-    bad = subprocess.run([sys.executable, "-m", "handlite.testing.device", "--fault", "nope"],
+    bad = subprocess.run([sys.executable, "-m", "handlite.testing.fake_adbd", "--fault", "nope"],
                          capture_output=True, text=True, timeout=30)
     assert bad.returncode == 2 and "unknown fault" in bad.stderr

@@ -5,12 +5,11 @@ A cell that breaks its rules is kept, with its numbers, as status `invalid` and 
 
 Presets (`--rules`):
 - `quick` (default): at least 1 s of timed runs and 50 runs: benchmark_model's own defaults
-  (`--min_secs=1`, `--num_runs=50`), which handlite used to override with 0 s. Enough for a
-  development loop; too short to publish.
+  (`--min_secs=1`, `--num_runs=50`). Enough for a development loop; too short to publish.
 - `mlperf`: MLPerf Mobile's single-stream minimums, at least 60 s and 1024 queries per run
   (the MLPerf Inference rules' single-stream scenario), and the cell repeated 5 times with
   repeat medians that agree within 5% (relative range): run-to-run agreement as device labs
-  check it, set here at the values issue 14 asks for, not quoted from the rules text.
+  check it; the repeat count and spread are handlite's choice, not quoted from the rules text.
 - `none`: no minimum (smoke tests, CI on a stand-in device).
 
 Duration is the sum of the timed runs (count x mean): a tool's per-run overhead is not counted,

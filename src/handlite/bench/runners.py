@@ -125,7 +125,7 @@ def model_sha(path: Path) -> str:
 def _device_hasher(device: Device, cache: dict[str, str | None] | None) -> str | None:
     """The device's sha256 command (`sha256sum` or `toybox sha256sum`), probed once per serial
     in `cache`; None when it has only md5 or nothing (then nothing on it is reused)."""
-    from handlite.device.sync import digest_kind, hash_tool
+    from handlite.device.push import digest_kind, hash_tool
 
     cache = {} if cache is None else cache
     if device.serial not in cache:
@@ -135,7 +135,7 @@ def _device_hasher(device: Device, cache: dict[str, str | None] | None) -> str |
 
 
 def _remote_sha(device: Device, remote: str, cache: dict[str, str | None] | None) -> str | None:
-    from handlite.device.sync import remote_digest
+    from handlite.device.push import remote_digest
 
     tool = _device_hasher(device, cache)
     return remote_digest(device, tool, remote) if tool else None

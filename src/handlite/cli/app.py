@@ -25,7 +25,7 @@ def app() -> None:
 @json_option
 def build(project: str | None, as_json: bool) -> None:
     """Build the debug APK with Gradle (needs an Android SDK and Gradle 8.9+)."""
-    from handlite.app import build_app
+    from handlite.android_app import build_app
 
     result = build_app(project)
     if as_json:
@@ -41,7 +41,7 @@ def build(project: str | None, as_json: bool) -> None:
 @json_option
 def install(apk: str, device_opts: DeviceOptions, as_json: bool) -> None:
     """Install APK on device(s): verified push, then `pm install -r -t`."""
-    from handlite.app import check_apk, install_apk
+    from handlite.android_app import check_apk, install_apk
 
     check_apk(apk)  # a missing or foreign file fails before any device is touched
     targets = device_opts.open()

@@ -109,6 +109,14 @@ def progress(transient: bool = False) -> Progress:
                     TimeRemainingColumn(), console=err, transient=transient)
 
 
+def terminal_progress() -> Progress:
+    """The project's progress display, animated only on a terminal (in CI logs and pipes the
+    per-item lines say the same without spinner frames)."""
+    bar = progress()
+    bar.disable = not err.is_terminal
+    return bar
+
+
 def parse_int_list(value: str | tuple[str, ...] | None, what: str) -> list[int]:
     """'1,2,4' (or repeated options) -> [1, 2, 4] with a clear error on junk."""
     if value is None:

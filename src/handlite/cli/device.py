@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import click
 
 from handlite.cli.common import emit_json, err, human, json_option, print_table, progress
-from handlite.device.sync import DEFAULT_DEST
+from handlite.device.push import DEFAULT_DEST
 from handlite.errors import CheckFailed, HandliteError
 from handlite.text import one_line, safe
 

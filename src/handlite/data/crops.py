@@ -140,7 +140,9 @@ def read_image(path) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Crop:
+class HandSample:
+    """One training/evaluation sample: the network-input crop of a hand and its labels."""
+
     image: np.ndarray      # (S, S, 3) uint8 RGB, left hands mirrored
     keypoints: np.ndarray  # (21, 2) float32 output px
     visible: np.ndarray    # (21,) uint8: visible in the source (for metrics)
@@ -150,7 +152,7 @@ class Crop:
 
 
 def make_crop(record: HandRecord, size: int, rng: np.random.Generator | None = None,
-              augment: Augment | None = None, image: np.ndarray | None = None) -> Crop:
+              augment: Augment | None = None, image: np.ndarray | None = None) -> HandSample:
     """The network input for one record: paper crop (+ augmentation when rng and augment are
     given), mirrored when it is a left hand."""
     center, side = crop_box(record)
@@ -164,4 +166,4 @@ def make_crop(record: HandRecord, size: int, rng: np.random.Generator | None = N
     kp = apply_affine(m, record.keypoints).astype(np.float32)
     zoom = math.sqrt(abs(np.linalg.det(m[:, :2])))
     head = None if record.head_size is None else record.head_size * zoom
-    return Crop(out, kp, record.visible, record.label_mask, head, m.astype(np.float32))
+    return HandSample(out, kp, record.visible, record.label_mask, head, m.astype(np.float32))

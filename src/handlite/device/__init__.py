@@ -36,14 +36,14 @@ DeviceCommandError (timeouts, failed commands, permission denied), DeviceStorage
 A timed-out command is killed on the device. Paths in shell strings must go through
 `handlite.device.shell.quote`/`join` (or pass a list to `shell`).
 
-Tests use the stand-in device `handlite.testing.device` instead of a phone.
+Tests use the stand-in device `handlite.testing.fake_adbd` instead of a phone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from handlite.device.sync import DEFAULT_DEST, PushResult, push_verified
+from handlite.device.push import DEFAULT_DEST, PushResult, push_verified
 from handlite.device.transport import (Device, DeviceEntry, FileStat, ShellResult, select)
 from handlite.errors import choice_error
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
-from handlite.device import filesync
+from handlite.device import sync_protocol
 from handlite.device import shell as sh
 from handlite.device.transport import (Device, DeviceEntry, FileStat, ProgressFn, ShellResult,
                                        atomic_write, push_error)
@@ -296,10 +296,10 @@ class ServerDevice(Device):
 
         def send(sock) -> int:
             with open(local, "rb") as f:
-                return filesync.send(sock, f, remote, mode, total, progress)
+                return sync_protocol.send(sock, f, remote, mode, total, progress)
         try:
             return self._sync_call(f"push to {remote}", send)
-        except filesync.SyncFailed as exc:
+        except sync_protocol.SyncFailed as exc:
             raise push_error(self.serial, remote, str(exc)) from None
 
     def pull(self, remote: str, local, progress: ProgressFn | None = None) -> int:
@@ -308,14 +308,15 @@ class ServerDevice(Device):
             raise DeviceCommandError(f"{remote} is not a file on {self.serial}")
         try:
             with atomic_write(local) as f:
-                return self._sync_call(f"pull of {remote}",
-                                       lambda s: filesync.recv(s, remote, f, st.size, progress))
-        except filesync.SyncFailed as exc:
+                return self._sync_call(
+                    f"pull of {remote}",
+                    lambda s: sync_protocol.recv(s, remote, f, st.size, progress))
+        except sync_protocol.SyncFailed as exc:
             raise DeviceCommandError(f"pull of {remote} from {self.serial} failed: {exc}") \
                 from None
 
     def stat(self, path: str) -> FileStat:
-        return self._sync_call(f"stat of {path}", lambda s: filesync.stat(s, path))
+        return self._sync_call(f"stat of {path}", lambda s: sync_protocol.stat(s, path))
 
     def listdir(self, path: str) -> list[FileStat]:
-        return self._sync_call(f"listing {path}", lambda s: filesync.listdir(s, path))
+        return self._sync_call(f"listing {path}", lambda s: sync_protocol.listdir(s, path))

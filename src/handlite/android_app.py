@@ -23,7 +23,7 @@ from typing import Any
 
 from handlite.errors import CheckFailed, DeviceCommandError, InputError
 
-#: the Gradle project in a source checkout (src/handlite/app.py -> repo root)
+#: the Gradle project in a source checkout (src/handlite/android_app.py -> repo root)
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "android_app"
 PACKAGE = "org.handlite.app"
 DEBUG_APK = Path("app/build/outputs/apk/debug/app-debug.apk")

@@ -1,7 +1,7 @@
 """A stand-in Android device: an ADB daemon (adbd) in Python over TCP, running commands in a
 phone-shaped sandbox folder (`handlite.testing.sandbox`).
 
-    python -m handlite.testing.device --port 7100 [--profile pixel7|legacy]
+    python -m handlite.testing.fake_adbd --port 7100 [--profile pixel7|legacy]
         [--auth none|accept-new|refuse] [--root DIR] [--fault KIND[:ARG]]...
     adb connect 127.0.0.1:7100 && adb -s 127.0.0.1:7100 shell getprop ro.product.model
 
@@ -49,7 +49,7 @@ from pathlib import Path
 
 from handlite.testing.sandbox import PROFILES, Sandbox
 
-log = logging.getLogger("handlite.testing.device")
+log = logging.getLogger("handlite.testing.fake_adbd")
 
 A_VERSION_SKIP_CHECKSUM = 0x01000001
 AUTH_TOKEN, AUTH_SIGNATURE, AUTH_RSAPUBLICKEY = 1, 2, 3
@@ -712,7 +712,7 @@ class StandInDevice:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m handlite.testing.device",
+        prog="python -m handlite.testing.fake_adbd",
         description="A stand-in Android device (ADB daemon + phone-shaped sandbox) for tests.",
         epilog="Avoid ports 5555-5585: adb auto-attaches listeners there as emulators.")
     parser.add_argument("--port", type=int, default=0, help="TCP port (0: pick a free one)")

@@ -116,7 +116,7 @@ echo "Success"
 
 @pytest.fixture
 def phone(tmp_path, monkeypatch):
-    from handlite.testing.device import StandInDevice
+    from handlite.testing.fake_adbd import StandInDevice
 
     home = tmp_path / "home"
     home.mkdir()
