@@ -87,3 +87,18 @@ def test_cli_host_out_and_resume(tiny_models, tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["records"] == [] and doc["skipped"] == 1
     assert len(store.read_records(out)) == 1
+
+
+def test_host_repeats_are_rounds_over_all_cells(tiny_models):
+    from handlite.bench.rules import RunRules
+    labels = []
+    records = run_host_bench(tiny_models, runs=3, warmup=0,
+                             rules=RunRules("none", 0.0, 1, 3, None),
+                             progress=lambda event, info: labels.append(info["label"])
+                             if event == "start" else None)
+    a, b = (f"{m.name} t1" for m in tiny_models)
+    assert labels == [a, b, a, b, a, b]
+    for record in records:
+        assert record["hygiene"]["repeats"] == 3
+        assert len(record["hygiene"]["repeat_results_ms"]) == 3
+        assert record["settings"]["rules"]["repeats"] == 3

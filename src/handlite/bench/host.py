@@ -21,8 +21,8 @@ Method, per cell (one model at one thread count):
 - `warmup` untimed runs (the first one's invoke is kept as `first_ms`), then timed runs until
   both `runs` runs and `min_secs` seconds are reached; with `interleave` = n > 0 every cell
   is loaded first and the cells are timed in turns of n runs (`HostRunner.run_interleaved`);
-- repeats (the run rules' `repeats`) run the cell again, and the record keeps the repeat with
-  the median pipeline (else invoke) time, the per-repeat values in `hygiene`;
+- repeats (the run rules' `repeats`) are rounds over all cells, and each record keeps the
+  repeat with the median pipeline (else invoke) time, the per-repeat values in `hygiene`;
 - the record carries the raw samples, the statistics of `bench.stats` (median, p90, p99, MAD,
   outliers ...), the CPU model, core count, OS, runtime version, and the 1-minute load average
   before and after (`hygiene`): a busy host shows there rather than hiding in a median, and
@@ -357,13 +357,22 @@ class HostRunner(Runner):
     def run_interleaved(self, device: Any, cells: Sequence[Cell], settings: RunSettings,
                         turn: int) -> list[RunResult | BenchmarkError]:
         """Load every cell, then time them in turns of `turn` runs each (round robin) until
-        all are done; a RunResult or the BenchmarkError per cell, in order."""
+        all are done; `turn` 0 runs one cell after another (one interpreter at a time).
+        A RunResult or the BenchmarkError per cell, in order."""
+        if turn <= 0:
+            results: list[RunResult | BenchmarkError] = []
+            for cell in cells:
+                try:
+                    results.append(self.run(device, cell, settings))
+                except BenchmarkError as exc:
+                    results.append(exc)
+            return results
         timed = [self._load(cell, settings) for cell in cells]
         while not all(t.done for t in timed):
             for t in timed:
                 if not t.done:
                     t.run(turn)
-        results: list[RunResult | BenchmarkError] = []
+        results = []
         for t in timed:
             try:
                 results.append(t.result())

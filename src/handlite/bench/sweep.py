@@ -12,7 +12,8 @@ the same loop and the same record saving. What differs between a phone and the h
 their state is read around a cell (a phone's battery, thermal zones and governors; the host's
 load average): a `Probe`, which a runner names (`Runner.probe`; None gives `PhoneProbe`).
 A runner with `run_interleaved` (the host's) can time a device's cells in turns
-(`SweepPlan.interleave`): load from other work then falls on every cell alike.
+(`SweepPlan.interleave`) and repeats them in rounds over all cells: load from other work then
+falls on every cell alike.
 
 Times: `wall_s` is the sweep's wall time, `device_s` the summed wall time of the on-device
 benchmark commands (what `benchmarks/sweep_overhead.py` compares).
@@ -32,6 +33,7 @@ from handlite.bench import hygiene as hyg
 from handlite.bench import rules as run_rules
 from handlite.bench import store
 from handlite.bench.runners import Cell, Device, RunResult, RunSettings, Runner, sh
+from handlite.bench.stats import check_stats
 from handlite.errors import BenchmarkError, DeviceError, HandliteError, InputError
 
 _log = logging.getLogger("handlite.bench.sweep")
@@ -55,7 +57,8 @@ class SweepPlan:
     #: a cell breaking these is recorded `invalid` (None: no rules, the old behaviour)
     rules: run_rules.RunRules | None = None
     #: n > 0 with a runner that has `run_interleaved`: a device's cells are loaded together
-    #: and timed in turns of n runs each until all are done; 0 runs them one after another
+    #: and timed in turns of n runs each until all are done; 0 runs them one after another.
+    #: Such a runner also repeats cells in rounds over all cells, not cell by cell
     interleave: int = 0
 
     def cells(self) -> list[Cell]:
@@ -151,8 +154,8 @@ class Probe:
 
 class PhoneProbe(Probe):
     """A phone: `Device.info()` once (battery, thermal zones, governors, thermal service),
-    then per cell a light battery + thermal reading, the thermal gate before it and the
-    cooldown after it (`bench.hygiene`)."""
+    then per cell a light battery + thermal reading before and after it, and the thermal
+    gate before it (`bench.hygiene`)."""
 
     def __init__(self, device: Device, plan: SweepPlan, say: Callable[[str], None]):
         self.device, self.plan, self.say = device, plan, say
@@ -267,7 +270,8 @@ class _DeviceWorker:
             self._fail_rest(self.cells, target, f"device {self.serial} not usable: {exc}")
             return
         settings = self.probe.settings(plan.settings)
-        if plan.interleave and hasattr(plan.runner, "run_interleaved"):
+        if hasattr(plan.runner, "run_interleaved") and (plan.interleave
+                                                        or plan.hygiene.repeats > 1):
             self._run_turns(target, settings)
             return
         for index, cell in enumerate(self.cells):
@@ -301,8 +305,9 @@ class _DeviceWorker:
                   {"cell": cell, "record": record, "error": record["error"]})
 
     def _run_turns(self, target: dict, settings: RunSettings) -> None:
-        """Every cell not yet done, loaded together and timed in turns (`plan.interleave`);
-        each repeat is one more round of turns over all of them."""
+        """Every cell not yet done, timed in turns of `plan.interleave` runs (0: one cell
+        after another); each repeat is one more round over all of them, so a drift in
+        the machine's load shows in every cell's repeats alike."""
         plan = self.plan
         todo = []
         for index, cell in enumerate(self.cells):
@@ -358,7 +363,6 @@ class _DeviceWorker:
         """One record from a cell's repeats: `invalid` when a repeat's numbers cannot be
         real, else the median repeat with the hygiene block, flags, parity and rules."""
         plan = self.plan
-        from handlite.bench.stats import check_stats
         for r in results:
             if r.invalid is None:
                 reasons = check_stats(r.stats)
