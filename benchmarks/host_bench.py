@@ -216,7 +216,7 @@ def main(argv=None) -> int:
     from handlite import _quiet
     _quiet.install()
     from handlite.bench.host import run_host_bench, summary_row
-    from handlite.bench.store import append_record, write_text_atomic
+    from handlite.bench.store import write_text_atomic
 
     threads = [int(t) for t in args.threads.split(",") if t.strip()]
     compare = args.compare
@@ -230,15 +230,14 @@ def main(argv=None) -> int:
     variants = _variants(args.variants, args.model)
     print(f"timing {len(variants)} variants + {len(compare)} peers x threads {threads}, "
           f"{args.runs} runs each, interleaved in turns of {args.turn}", file=sys.stderr)
-    records = run_host_bench(variants + compare, threads, args.runs, args.warmup,
-                             interleave=args.turn,
-                             progress=lambda e, i: print(f"  {i['label']}", file=sys.stderr)
-                             if e == "start" else None)
     jsonl = args.out.with_suffix(".jsonl")
     if jsonl.exists():
         jsonl.unlink()  # this file describes the latest run only
-    for r in records:
-        append_record(jsonl, r)
+    # each cell's record is appended to the JSONL file as it finishes (the sweep's saving)
+    records = run_host_bench(variants + compare, threads, args.runs, args.warmup,
+                             interleave=args.turn,
+                             progress=lambda e, i: print(f"  {i['label']}", file=sys.stderr)
+                             if e == "start" else None, out=jsonl)
 
     v224f, v224i = _find(records, "224_float32"), _find(records, "224_int8")
     v112i = _find(records, "112_int8")

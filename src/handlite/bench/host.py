@@ -1,5 +1,12 @@
 """Host benchmark: each model x thread count on this machine's CPU with ai-edge-litert.
 
+The host is one more sweep target: `HostRunner` has the phone runners' interface
+(`bench.runners.Runner`) and `run_host_bench` drives it through `bench.sweep.run_sweep`, so
+host records are built, checked (`bench.stats.check_stats`, run rules) and saved (`--out`:
+one atomic append per finished cell, `bench.store`) by the same code as a phone's.
+`HostProbe` reads the host's state around a cell (the load average) where a phone's probe
+reads battery and thermal zones; there is no thermal gate and no cooldown on the host.
+
 Units: ms per run; fps = 1000 / median pipeline time (invoke for foreign models).
 
 Method, per cell (one model at one thread count):
@@ -12,7 +19,10 @@ Method, per cell (one model at one thread count):
 - foreign models (no handlite metadata) run invoke-only on random inputs of each input's own
   dtype and shape;
 - `warmup` untimed runs (the first one's invoke is kept as `first_ms`), then timed runs until
-  both `runs` runs and `min_secs` seconds are reached;
+  both `runs` runs and `min_secs` seconds are reached; with `interleave` = n > 0 every cell
+  is loaded first and the cells are timed in turns of n runs (`HostRunner.run_interleaved`);
+- repeats (the run rules' `repeats`) are rounds over all cells, and each record keeps the
+  repeat with the median pipeline (else invoke) time, the per-repeat values in `hygiene`;
 - the record carries the raw samples, the statistics of `bench.stats` (median, p90, p99, MAD,
   outliers ...), the CPU model, core count, OS, runtime version, and the 1-minute load average
   before and after (`hygiene`): a busy host shows there rather than hiding in a median, and
@@ -34,9 +44,11 @@ from typing import Any
 
 import numpy as np
 
-from handlite.bench.stats import stats_from_samples
-from handlite.bench.store import make_record, make_settings, model_info
-from handlite.errors import HandliteError, UsageError
+from handlite.bench.hygiene import HygieneSettings
+from handlite.bench.runners import Cell, RunResult, RunSettings, Runner
+from handlite.bench.stats import relative_spread, stats_from_samples
+from handlite.bench.sweep import Probe, SweepPlan, SweepResult, run_sweep
+from handlite.errors import BenchmarkError, HandliteError, UsageError
 
 FRAME_SHAPE = (480, 640, 3)
 #: the benchmark box is this many times the model's input size (a typical tracker margin)
@@ -149,7 +161,7 @@ class _Reporter:
         elif callable(self._progress) and not hasattr(self._progress, "add_task"):
             self._progress("advance", {"done": done, "total": total})
 
-    def finish(self, record: dict[str, Any]) -> None:
+    def finish(self, record: dict[str, Any] | None) -> None:
         if self._task is not None:
             self._progress.update(self._task, completed=self._progress.tasks[
                 self._progress.task_ids.index(self._task)].total)
@@ -161,30 +173,29 @@ class _Cell:
     """One model loaded at one thread count, with its timing step and collected samples."""
 
     def __init__(self, path, threads: int, runs: int, warmup: int, min_secs: float,
-                 progress: Any, target: dict[str, Any], allow_nan: bool = False):
+                 report: _Reporter, allow_nan: bool = False):
         self.path, self.threads = path, int(threads)
         self.allow_nan = allow_nan
         self.runs, self.warmup, self.min_secs = runs, warmup, min_secs
-        self.info = model_info(path)
-        self.target = target
-        self.settings = make_settings("host", self.threads, "cpu", runs=runs, warmup=warmup,
-                                      min_secs=min_secs)
-        self.report = _Reporter(progress)
+        self.report = report
         self.samples: dict[str, list[float]] = {"invoke": [], "preprocess": [], "decode": []}
         self.extras: dict[str, float | None] = {}
         self.error: str | None = None
         self.runtime = None
+        self.metadata = None
         self.seconds = 0.0
-        self.load_before = _loadavg()
+        self.started = time.perf_counter()
 
     def load(self) -> None:
         """Load the model and warm up (a HandliteError becomes this cell's error)."""
         from handlite.runtime import HandRuntime
 
-        self.report.start(f"{self.info['name']} t{self.threads}", self.runs)
+        self.started = time.perf_counter()
+        self.report.start(f"{Path(self.path).name} t{self.threads}", self.runs)
         try:
             self.runtime = HandRuntime(self.path, self.threads, require_metadata=False,
                                        allow_nan=self.allow_nan)
+            self.metadata = self.runtime.metadata
             self._prepare()
             first, warm = None, []
             for i in range(self.warmup):
@@ -236,14 +247,13 @@ class _Cell:
         count = len(self.samples["invoke"])
         self.report.advance(count, max(self.runs, count))
 
-    def record(self) -> dict[str, Any]:
+    def result(self) -> RunResult:
+        """The cell's samples and statistics; BenchmarkError (its message) when it failed."""
+        self.runtime = None  # free the interpreter
         if self.error is not None:
-            record = make_record(model=self.info, target=self.target, settings=self.settings,
-                                 status="failed", error=self.error)
-            self.report.finish(record)
-            return record
+            raise BenchmarkError(self.error)
         samples, extras = self.samples, self.extras
-        pipeline = self.runtime.metadata is not None
+        pipeline = self.metadata is not None
         if pipeline:
             pipe = [a + b + c for a, b, c in zip(samples["preprocess"], samples["invoke"],
                                                  samples["decode"])]
@@ -257,48 +267,134 @@ class _Cell:
             flags.append("outliers")
         if not pipeline:
             flags.append("invoke_only")
-        load_after = _loadavg()
-        hygiene = {"loadavg_1m_before": self.load_before, "loadavg_1m_after": load_after,
-                   "cpu_count": os.cpu_count(), "busy_load_per_core": BUSY_LOAD_PER_CORE,
-                   "opencv_threads": self.threads if pipeline else None}
-        if busy(self.load_before, load_after, os.cpu_count()):
-            flags.append("busy")
-        record = make_record(model=self.info, target=self.target, settings=self.settings,
-                             stats=stats, samples_ms=samples, hygiene=hygiene, flags=flags)
-        self.report.finish(record)
-        self.runtime = None  # free the interpreter
-        return record
+        return RunResult(stats=stats, samples_ms=samples, flags=flags,
+                         device_s=time.perf_counter() - self.started)
 
 
-def bench_cell(path: str | Path, threads: int, runs: int, warmup: int, min_secs: float,
-               progress: Any = None, target: dict[str, Any] | None = None,
-               allow_nan: bool = False) -> dict[str, Any]:
-    """One `handlite.bench/1` record for `path` at `threads` (a failed record on error)."""
-    cell = _Cell(path, threads, runs, warmup, min_secs, progress, target or host_target(),
-                 allow_nan)
-    cell.load()
-    while not cell.done:
-        cell.run(1)
-    return cell.record()
+class HostDevice:
+    """This machine as a sweep's device; `serial` is the target id its records carry."""
+
+    def __init__(self, serial: str | None = None):
+        self.serial = serial or f"host:{socket.gethostname()}"
 
 
-def run_host_bench(models: Sequence[str | Path], threads: Sequence[int] = (1,), runs: int = 50,
-                   warmup: int = 5, min_secs: float = 0.0, progress: Any = None,
-                   interleave: int = 0, allow_nan: bool = False,
-                   rules: Any = None) -> list[dict[str, Any]]:
-    """Benchmark every model x thread count on this host; one record per cell, in order.
+class HostProbe(Probe):
+    """The host's state around a cell: the 1-minute load average before and after (a cell
+    above BUSY_LOAD_PER_CORE per core is flagged `busy`); nothing to wait for."""
 
-    `progress` is None, a `rich.progress.Progress` (one task per cell), or a callback
-    `(event, info)` with events "start", "advance", "done". A cell that fails (e.g. a model
-    LiteRT cannot load) gives a `failed` record and the others still run.
+    def __init__(self, device: HostDevice, target: dict[str, Any] | None = None):
+        self.device, self.target = device, target
 
-    `rules` (a `bench.rules.RunRules`): each cell runs `rules.repeats` times, the median
-    repeat is kept (its spread in `hygiene`), and a cell breaking the rules turns `invalid`.
+    def fallback_target(self) -> dict[str, Any]:
+        return self.target or {"kind": "host", "id": self.device.serial, "serial": None,
+                               "model": None, "soc": None, "abi": None, "cpu": None,
+                               "cpu_features": [], "cores": os.cpu_count(), "os": None,
+                               "runtime": {"name": "ai-edge-litert", "version": None}}
 
-    `interleave` = n > 0 loads every cell first and then runs them in turns of n runs each
-    (round robin) until all are done: on a shared or throttling machine the load then falls
-    on every cell alike, so ratios between cells stay fair. 0 runs the cells one after another.
-    """
+    def open(self) -> dict[str, Any]:
+        if self.target is None:
+            self.target = host_target()
+        return self.target
+
+    def before(self, cell: Cell) -> float | None:
+        return _loadavg()
+
+    def after(self, before: Any) -> float | None:
+        return _loadavg()
+
+    def repeat_value(self, result: RunResult) -> float | None:
+        stats = result.stats
+        return (stats.get("pipeline") or stats.get("invoke") or {}).get("median_ms")
+
+    def hygiene(self, cell: Cell, before: Any, after: Any, result: RunResult,
+                repeats: list[float | None] | None) -> tuple[dict[str, Any] | None, list[str]]:
+        pipeline = "invoke_only" not in result.flags
+        block: dict[str, Any] = {
+            "loadavg_1m_before": before, "loadavg_1m_after": after,
+            "cpu_count": os.cpu_count(), "busy_load_per_core": BUSY_LOAD_PER_CORE,
+            "opencv_threads": cell.threads if pipeline else None}
+        if repeats:
+            block.update({"repeats": len(repeats), "repeat_results_ms": repeats,
+                          "repeat_spread": relative_spread([v for v in repeats
+                                                            if v is not None])})
+        return block, (["busy"] if busy(before, after, os.cpu_count()) else [])
+
+
+class HostRunner(Runner):
+    """This machine's CPU through ai-edge-litert (LiteRT's default CPU path, XNNPACK).
+
+    `progress`: None, a `rich.progress.Progress` (one task per cell run) or a callback
+    `(event, info)` with events "start", "advance", "done" (`finish` ends a cell's runs with
+    its record). `target` replaces the host's own target block (`host_target()`)."""
+
+    name = "host"
+
+    def __init__(self, progress: Any = None, allow_nan: bool = False,
+                 target: dict[str, Any] | None = None):
+        self.progress, self.allow_nan, self.target = progress, allow_nan, target
+        self._reports: dict[Cell, list[_Reporter]] = {}
+
+    def probe(self, device: Any, plan: Any, say: Any) -> HostProbe:
+        return HostProbe(device, self.target)
+
+    def _load(self, cell: Cell, settings: RunSettings) -> _Cell:
+        if cell.delegate not in ("cpu", "xnnpack"):
+            raise BenchmarkError("the host benchmark runs the CPU (XNNPACK) kernels only")
+        report = _Reporter(self.progress)
+        self._reports.setdefault(cell, []).append(report)
+        timed = _Cell(cell.model, cell.threads, settings.runs, settings.warmup,
+                      settings.min_secs, report, self.allow_nan)
+        timed.load()
+        return timed
+
+    def run(self, device: Any, cell: Cell, settings: RunSettings,
+            parity: Any = None) -> RunResult:
+        timed = self._load(cell, settings)
+        while not timed.done:
+            timed.run(1)
+        return timed.result()
+
+    def run_interleaved(self, device: Any, cells: Sequence[Cell], settings: RunSettings,
+                        turn: int) -> list[RunResult | BenchmarkError]:
+        """Load every cell, then time them in turns of `turn` runs each (round robin) until
+        all are done; `turn` 0 runs one cell after another (one interpreter at a time).
+        A RunResult or the BenchmarkError per cell, in order."""
+        if turn <= 0:
+            results: list[RunResult | BenchmarkError] = []
+            for cell in cells:
+                try:
+                    results.append(self.run(device, cell, settings))
+                except BenchmarkError as exc:
+                    results.append(exc)
+            return results
+        timed = [self._load(cell, settings) for cell in cells]
+        while not all(t.done for t in timed):
+            for t in timed:
+                if not t.done:
+                    t.run(turn)
+        results = []
+        for t in timed:
+            try:
+                results.append(t.result())
+            except BenchmarkError as exc:
+                results.append(exc)
+        return results
+
+    def finish(self, cell: Cell, record: dict[str, Any] | None) -> None:
+        """Close the progress of `cell`'s runs with its record."""
+        for report in self._reports.pop(cell, []):
+            report.finish(record)
+
+
+def host_sweep(models: Sequence[str | Path], threads: Sequence[int] = (1,), runs: int = 50,
+               warmup: int = 5, min_secs: float = 0.0, progress: Any = None,
+               interleave: int = 0, allow_nan: bool = False, rules: Any = None,
+               out: str | Path | None = None, resume: bool = False,
+               target: dict[str, Any] | None = None) -> SweepResult:
+    """`run_host_bench` as a sweep: the `SweepResult` (records, cells skipped by `resume`).
+
+    `out`: each finished or failed cell is appended there at once (`bench.store`);
+    `resume`: cells `out` already holds as ok are skipped."""
     if not models:
         raise UsageError("no models to benchmark")
     if runs <= 0:
@@ -313,40 +409,54 @@ def run_host_bench(models: Sequence[str | Path], threads: Sequence[int] = (1,), 
     for t in threads:
         if int(t) <= 0:
             raise UsageError(f"threads must be positive, got {t}")
-    for m in models:
-        model_info(m)  # a missing file fails before any timing starts
-    if rules is not None:
-        from handlite.bench import rules as run_rules
-        rounds = [run_host_bench(models, threads, runs, warmup, min_secs, progress, interleave,
-                                 allow_nan) for _ in range(rules.repeats)]
-        chosen = []
-        for repeats in zip(*rounds):
-            values = [(r["stats"].get("pipeline") or r["stats"].get("invoke") or {})
-                      .get("median_ms") if r["status"] == "ok" else None for r in repeats]
-            order = sorted(range(len(repeats)),
-                           key=lambda i: (values[i] is None, values[i] or 0))
-            record = repeats[order[(len(order) - 1) // 2]]
-            if len(repeats) > 1 and record.get("hygiene") is not None:
-                from handlite.bench.stats import relative_spread
-                record["hygiene"].update({"repeats": len(repeats),
-                                          "repeat_results_ms": values,
-                                          "repeat_spread": relative_spread(
-                                              [v for v in values if v is not None])})
-            chosen.append(run_rules.apply(record, rules, values if len(values) > 1 else None))
-        return chosen
-    target = host_target()
-    if not interleave:
-        return [bench_cell(m, int(t), runs, warmup, min_secs, progress, target, allow_nan)
-                for m in models for t in threads]
-    cells = [_Cell(m, int(t), runs, warmup, min_secs, progress, target, allow_nan)
-             for m in models for t in threads]
-    for cell in cells:
-        cell.load()
-    while not all(cell.done for cell in cells):
-        for cell in cells:
-            if not cell.done:
-                cell.run(interleave)
-    return [cell.record() for cell in cells]
+    runner = HostRunner(progress, allow_nan, target)
+    plan = SweepPlan(models=[Path(m) for m in models], threads=[int(t) for t in threads],
+                     delegates=["cpu"], runner=runner,
+                     settings=RunSettings(runs=runs, warmup=warmup, min_secs=min_secs),
+                     hygiene=HygieneSettings(cooldown_s=0.0, max_wait_s=0.0,
+                                             repeats=rules.repeats if rules else 1),
+                     out=Path(out) if out else None, resume=resume, rules=rules,
+                     interleave=interleave)
+
+    def on_event(serial: str, kind: str, info: dict[str, Any]) -> None:
+        if kind in ("done", "fail") and "cell" in info:
+            runner.finish(info["cell"], info.get("record"))
+
+    device = HostDevice(target["id"] if target else None)
+    return run_sweep(plan, [device], on_event)
+
+
+def bench_cell(path: str | Path, threads: int, runs: int, warmup: int, min_secs: float,
+               progress: Any = None, target: dict[str, Any] | None = None,
+               allow_nan: bool = False) -> dict[str, Any]:
+    """One `handlite.bench/1` record for `path` at `threads` (a failed record on error)."""
+    (record,) = host_sweep([path], [threads], runs, warmup, min_secs, progress,
+                           allow_nan=allow_nan, target=target).records
+    return record
+
+
+def run_host_bench(models: Sequence[str | Path], threads: Sequence[int] = (1,), runs: int = 50,
+                   warmup: int = 5, min_secs: float = 0.0, progress: Any = None,
+                   interleave: int = 0, allow_nan: bool = False,
+                   rules: Any = None, out: str | Path | None = None,
+                   resume: bool = False) -> list[dict[str, Any]]:
+    """Benchmark every model x thread count on this host; one record per cell, in order.
+
+    `progress` is None, a `rich.progress.Progress` (one task per cell), or a callback
+    `(event, info)` with events "start", "advance", "done". A cell that fails (e.g. a model
+    LiteRT cannot load) gives a `failed` record and the others still run.
+
+    `rules` (a `bench.rules.RunRules`): each cell runs `rules.repeats` times, the median
+    repeat is kept (its spread in `hygiene`), and a cell breaking the rules turns `invalid`.
+
+    `interleave` = n > 0 loads every cell first and then runs them in turns of n runs each
+    (round robin) until all are done: on a shared or throttling machine the load then falls
+    on every cell alike, so ratios between cells stay fair. 0 runs the cells one after another.
+
+    `out` / `resume`: as `host_sweep` (records appended per cell; finished cells skipped).
+    """
+    return host_sweep(models, threads, runs, warmup, min_secs, progress, interleave,
+                      allow_nan, rules, out, resume).records
 
 
 def summary_row(record: dict[str, Any]) -> dict[str, Any]:
@@ -365,4 +475,5 @@ def summary_row(record: dict[str, Any]) -> dict[str, Any]:
             "fps": stats.get("fps"), "error": record.get("error")}
 
 
-__all__ = ["run_host_bench", "bench_cell", "host_target", "bench_frame", "summary_row"]
+__all__ = ["run_host_bench", "host_sweep", "bench_cell", "HostRunner", "HostProbe", "HostDevice",
+           "host_target", "bench_frame", "summary_row"]

@@ -174,12 +174,21 @@ def push_kept(device: Device, local: Path, remote_dir: str, sha: str | None = No
 
 
 class Runner:
-    """Common interface: `prepare` once per device, then `run` per cell."""
+    """Common interface: `prepare` once per device, then `run` per cell.
+
+    A runner may also give the sweep its own `probe` (how the target's state is read around a
+    cell, `bench.sweep.Probe`; None: a phone's) and `run_interleaved(device, cells, settings,
+    turn)` (all cells timed in turns of `turn` runs; a RunResult or the error per cell), as the
+    host runner (`bench.host.HostRunner`) does."""
 
     name = "?"
 
     def prepare(self, device: Device) -> None:  # pragma: no cover - trivial default
         pass
+
+    def probe(self, device: Device, plan: Any, say: Any) -> Any:
+        """The sweep's `Probe` for `device`, or None for a phone's (`bench.sweep.PhoneProbe`)."""
+        return None
 
     def run(self, device: Device, cell: Cell, settings: RunSettings,
             parity: ParityInput | None = None) -> RunResult:

@@ -142,7 +142,7 @@ def run_cmd(models, device_opts, threads, delegate, runner, benchmark_binary, pa
         if check_parity:
             raise UsageError("--check-parity is for devices; on the host use `handlite parity`")
         _run_host(models, thread_list, delegates, runs, warmup, min_secs, out_file, as_json,
-                  allow_nan, rules)
+                  allow_nan, rules, resume)
         return
     if check_parity and not reference:
         raise UsageError("--check-parity needs --reference MODEL.keras")
@@ -218,22 +218,23 @@ def _render(records, as_json, extra) -> None:
 
 
 def _run_host(models, threads, delegates, runs, warmup, min_secs, out_file, as_json,
-              allow_nan=False, rules=None) -> None:
+              allow_nan=False, rules=None, resume=False) -> None:
     from handlite.errors import UsageError
     if delegates not in (["cpu"], ["xnnpack"]):
         raise UsageError("the host benchmark runs the CPU (XNNPACK) kernels only")
     try:
-        from handlite.bench.host import run_host_bench
+        from handlite.bench.host import host_sweep
     except ImportError as exc:
         raise UsageError(f"the host benchmark is not available in this build ({exc})") \
             from None
-    from handlite.bench.store import append_record
     with progress() as bar:
-        records = run_host_bench(list(models), threads, runs, warmup, min_secs, bar,
-                                 allow_nan=allow_nan, rules=rules)
-    if out_file:
-        for record in records:
-            append_record(out_file, record)
-    _render(records, as_json, {"out": out_file})
+        # the device sweep's loop: each cell's record is appended to --out as it finishes
+        result = host_sweep(list(models), threads, runs, warmup, min_secs, bar,
+                            allow_nan=allow_nan, rules=rules, out=out_file, resume=resume)
+    records = result.records
+    extra = {"out": out_file}
+    if resume:
+        extra["skipped"] = result.skipped
+    _render(records, as_json, extra)
     if any(r.get("status") != "ok" for r in records):
         raise click.exceptions.Exit(1)
