@@ -4,7 +4,7 @@ Shapes: image (1, S, S, 3) float32 normalised RGB (or uint8/int8 for int8 with q
 I/O); heatmaps (1, S/4, S/4, K+1), background last; with `decode="keypoints"` the graph also
 decodes and outputs keypoints (1, K, 2) in input px and scores (1, K).
 
-The variant matrix and converter settings come from `converters/variants.toml` via
+The variant matrix and converter settings come from `handlite/recipes/variants.toml` via
 `handlite.variants`. Each variant: rebuild the network at its size (it is fully convolutional)
 and copy the weights, trace one concrete function with a fixed batch of 1, convert, embed the
 `handlite.model/1` metadata, write atomically, then load the result in the LiteRT interpreter

@@ -9,7 +9,7 @@ runner hands it to `benchmark_model --input_layer_value_files`, dumps the output
 `--output_filepath` and pulls them. `check(cell, path)` splits the raw dump into the model's
 output tensors (output order, each tensor's dtype and shape), dequantises them, and compares
 them with the Keras reference on the same crop through `handlite.parity.compare_outputs` under
-the tolerances of the variant's precision (`converters/variants.toml`) — the same code and
+the tolerances of the variant's precision (`handlite/recipes/variants.toml`) — the same code and
 limits as host parity, so a GPU delegate's fp16 drift shows on the phone itself.
 
 The result is the record's `parity` block: the verdict, the metrics (keypoint distances in
