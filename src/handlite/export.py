@@ -560,8 +560,8 @@ def export(model_path, out_dir: str | Path, *, sizes: list[int] | None = None,
     for path in dict.fromkeys(sources.values()):
         if path not in refs:
             refs[path] = KerasReference(path=path, data=calibration)
-        refs[path].keras  # noqa: B018 - load every source before converting any
-        shas[path] = refs[path].sha256
+        refs[path].load()  # every source loads before any conversion
+        shas[path] = refs[path].sha256 or sha256_file(path)
     used = list(shas)
     out = Path(out_dir)
     try:

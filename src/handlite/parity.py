@@ -322,7 +322,7 @@ def run_parity(model_path: str | Path, tflite_paths: list[str | Path], *, data: 
     candidates = [ParityCandidate(p, threads) for p in tflite_paths]
     if reference is None:
         reference = KerasReference(path=model_path, data=data)
-    reference.keras  # noqa: B018 - a bad .keras file fails here, before any variant runs
+    reference.load()  # a bad .keras file fails here, before any variant runs
     source_sha = reference.sha256
     report = ParityReport(str(model_path), data)
     for cand in candidates:

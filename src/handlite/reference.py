@@ -50,6 +50,11 @@ class KerasReference:
             self._keras = load_model(self.path)
         return self._keras
 
+    def load(self) -> KerasReference:
+        """Load the Keras model now (a bad .keras file fails here); returns self."""
+        self.keras  # noqa: B018 - the property loads it
+        return self
+
     @property
     def sha256(self) -> str | None:
         """sha256 of the .keras file (None without a path)."""

@@ -122,8 +122,8 @@ def square_crop(image_shape: tuple[int, ...], size: int,
     if not (scale > 0 and math.isfinite(scale)):
         raise UsageError(f"crop scale must be a positive number, got {scale!r}")
     side_px = max(1, _round_half_up(side))
-    return CropWindow(x0=_round_half_up(cx - side_px / 2.0), y0=_round_half_up(cy - side_px / 2.0),
-                side=side_px, size=int(size))
+    return CropWindow(x0=_round_half_up(cx - side_px / 2.0),
+                      y0=_round_half_up(cy - side_px / 2.0), side=side_px, size=int(size))
 
 
 def extract_crop(image: np.ndarray, crop: CropWindow, pad_value: int,
@@ -276,7 +276,7 @@ class HandRuntime:
                              f"exported by handlite (benchmarks run foreign models invoke-only)")
         t0 = _now()
         #: the loaded model (tensors by role, quantisation, invoke)
-        self.session = session or TFLiteSession(data, self.threads)
+        self.session = session or TFLiteSession(data, self.threads, path=self.path)
         self.init_ms = _ms(t0, _now())
         # the interpreter itself, bound once: preprocess/decode reach its buffers per frame
         self._interp = self.session.interpreter

@@ -90,12 +90,16 @@ class TFLiteSession:
 
     `threads`: the interpreter's CPU threads (None: LiteRT's default). `quiet`: keep LiteRT's
     load-time chatter off stderr. `interpreter_options`: extra keyword arguments for the
-    interpreter (e.g. the op resolver). Not thread-safe: one session per thread.
+    interpreter (e.g. the op resolver). `path`: the file that bytes given as `model` were
+    read from (named in messages). Not thread-safe: one session per thread.
     """
 
     def __init__(self, model: str | Path | bytes, threads: int | None = 1, *,
-                 quiet: bool = True, interpreter_options: dict | None = None):
+                 quiet: bool = True, interpreter_options: dict | None = None,
+                 path: str | Path | None = None):
         self.data, self.path, self.where = read_model_bytes(model)
+        if path is not None and self.path is None:
+            self.path, self.where = Path(path), str(path)
         self.threads = threads
         self.interpreter = self._load(quiet, dict(interpreter_options or {}))
         self.inputs: list[dict] = self.interpreter.get_input_details()

@@ -87,7 +87,7 @@ def test_quantised_input_tensor_holds_what_the_contract_says(dot_models):
     rng = np.random.default_rng(3)
     img = rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
     rt.preprocess(img, box=(0, 0, SIZE, SIZE))
-    tensor = rt._interp.get_tensor(rt.inputs[0]["index"])[0]
+    tensor = rt.session.interpreter.get_tensor(rt.inputs[0]["index"])[0]
     scale, zp = rt.inputs[0]["quantization"]
     norm = rt.metadata["normalization"]
     v = (img.astype(np.float64) - np.asarray(norm["mean"])) / np.asarray(norm["std"])
@@ -179,7 +179,7 @@ def test_identity_quantisation_feeds_pixels_straight_in(dot_models, tmp_path):
     assert rt._identity and not generic._identity
     img = dot_image((160, 200), CENTRES, sigma=6)
     pred = rt.predict(img, box=(20, 10, 140, 140), left=True)
-    tensor = rt._interp.get_tensor(rt.inputs[0]["index"])[0]
+    tensor = rt.session.interpreter.get_tensor(rt.inputs[0]["index"])[0]
     want = extract_crop(img, pred.crop, rt.pad_value)[:, ::-1]
     assert np.array_equal(tensor, want)
     assert np.abs(pred.keypoints - expected_keypoints(CENTRES)).max() < 1.0
@@ -194,10 +194,10 @@ def test_one_table_fast_path_writes_what_the_per_channel_table_writes(dot_models
     rt = HandRuntime(dot_models[precision])
     assert rt._lut1 is not None  # handlite's normalisation: the same for every channel
     rt.preprocess(img, box=(10, 5, 120, 130))
-    fast = rt._interp.get_tensor(rt.inputs[0]["index"]).copy()
+    fast = rt.session.interpreter.get_tensor(rt.inputs[0]["index"]).copy()
     rt._lut1 = None  # the general path: one table per channel
     rt.preprocess(img, box=(10, 5, 120, 130))
-    assert np.array_equal(fast, rt._interp.get_tensor(rt.inputs[0]["index"]))
+    assert np.array_equal(fast, rt.session.interpreter.get_tensor(rt.inputs[0]["index"]))
 
     # channels normalised differently never take the one-table path
     other = tmp_path / "per_channel.tflite"
@@ -208,7 +208,7 @@ def test_one_table_fast_path_writes_what_the_per_channel_table_writes(dot_models
     rt2 = HandRuntime(other)
     assert rt2._lut1 is None
     rt2.preprocess(img)
-    tensor = rt2._interp.get_tensor(rt2.inputs[0]["index"])[0]
+    tensor = rt2.session.interpreter.get_tensor(rt2.inputs[0]["index"])[0]
     crop = extract_crop(img, rt2.crop_for(img.shape), rt2.pad_value)
     want = np.take_along_axis(rt2._lut[0], crop.reshape(-1, 3).astype(np.intp), axis=0)
     assert np.array_equal(tensor.reshape(-1, 3).view(want.dtype), want)
