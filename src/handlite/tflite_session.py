@@ -110,7 +110,8 @@ class TFLiteSession:
 
         from handlite import _quiet
         from handlite.tflite_info import quiet_fd2
-        _quiet.install()
+        if quiet:
+            _quiet.install()
         from ai_edge_litert.interpreter import Interpreter
 
         if self.threads is not None:
