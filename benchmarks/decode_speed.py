@@ -164,12 +164,12 @@ def real_frame(model: str, rounds: int) -> dict:
     from handlite.runtime import HandRuntime
 
     rt = HandRuntime(model, threads=1)
-    if not rt._quantised_out:
+    if rt.output_quantization is None:
         raise SystemExit(f"{model}: not a model with quantised heatmap output")
     frame, box = bench_frame(rt.input_size)
     rt.predict(frame, box)
-    raw = rt._interp.tensor(rt._out_index)()[0].copy()
-    scale, zero_point = rt._out_scale, rt._out_zp
+    raw = rt.heatmap_tensor()[0].copy()
+    scale, zero_point = rt.output_quantization
     reference = _reference_decoder()(rt.codec)
     scratch = np.empty(raw.shape, np.float32)
 
@@ -184,7 +184,7 @@ def real_frame(model: str, rounds: int) -> dict:
         swept the caches, which costs each of the decoder's numpy calls microseconds."""
         def run():
             rt.invoke()
-            tensor = rt._interp.tensor(rt._out_index)()
+            tensor = rt.heatmap_tensor()
             t0 = time.perf_counter_ns()
             decode(tensor[0])
             cold[decode].append((time.perf_counter_ns() - t0) / 1e3)

@@ -1,5 +1,5 @@
 """Parity figures of the shipped model's 8 variants, checked in so a change in numerics shows
-in a diff (the tolerances in converters/variants.toml were chosen from these).
+in a diff (the tolerances in src/handlite/recipes/variants.toml were chosen from these).
 
 Exports the full matrix (or reuses --exported DIR), runs `handlite.parity.run_parity` on
 --count synthetic validation crops and writes benchmarks/results/parity.json: per variant the

@@ -36,3 +36,10 @@ def test_demo_end_to_end_on_an_untrained_network(run_cli, tmp_path):
     assert "| variant | KB |" in report and "3 timed runs" in report
     for key in ("latency_plot", "pck_plot_112", "pck_plot_224", "results"):
         assert (tmp_path / doc["files"][key]).exists() or (out / doc["files"][key]).exists()
+
+
+def test_demo_sizes_come_from_the_variant_table():
+    from handlite.demo import demo_sizes
+    from handlite.variants import variants
+
+    assert demo_sizes() == sorted({v.size for v in variants().values()})

@@ -53,3 +53,13 @@ def test_broken_recipe_file_is_an_input_error(tmp_path, monkeypatch):
     monkeypatch.setenv("HANDLITE_RECIPES", str(tmp_path / "missing.toml"))
     with pytest.raises(InputError, match="recipe file not found"):
         variants()
+
+
+def test_recipes_ship_inside_the_package(monkeypatch):
+    """The table is package data: found without a source tree or an environment variable."""
+    from importlib import resources
+
+    monkeypatch.delenv("HANDLITE_RECIPES", raising=False)
+    shipped = resources.files("handlite").joinpath("recipes", "variants.toml")
+    assert shipped.is_file()
+    assert recipes().path.name == "variants.toml" and "224_int8" in recipes().variants

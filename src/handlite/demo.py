@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 
 from handlite.errors import CheckFailed, ModelError
+from handlite.reference import KerasReference
+from handlite.variants import variants
 
 DEFAULT_MODEL = "models/handlite_224.keras"
 #: the shipped 112 model: each shipped file does well only near the size it was trained at
@@ -65,32 +67,29 @@ class DemoReport:
                 "files": self.files, "failures": self.failures}
 
 
+def demo_sizes() -> list[int]:
+    """The input sizes of the variant table (`handlite.variants`), ascending."""
+    return sorted({v.size for v in variants().values()})
+
+
 def _accuracy(paths: dict[str, Path], data: str, count: int, threads: int,
-              keras_model) -> tuple[dict[str, dict], dict[int, dict]]:
+              reference: KerasReference) -> tuple[dict[str, dict], dict[int, dict]]:
     """keypoint_metrics of each variant through the host runtime, and of Keras per size."""
     from handlite.codec import HeatmapCodec
     from handlite.metrics import keypoint_metrics
-    from handlite.model import rebuild
-    from handlite.data import load_eval_set
-    from handlite.data.pipeline import normalize
     from handlite.runtime import HandRuntime
 
     per_variant: dict[str, dict] = {}
     keras_metrics: dict[int, dict] = {}
-    samples_by_size = {}
     for name, path in paths.items():
         runtime = HandRuntime(path, threads)
         size = runtime.input_size
-        if size not in samples_by_size:
-            samples = load_eval_set(data, size, count)
-            samples_by_size[size] = samples
-            net = keras_model if keras_model.input_shape[1] == size else rebuild(keras_model,
-                                                                                  size)
-            maps = np.asarray(net.predict(normalize(samples.images), batch_size=16, verbose=0))
+        samples = reference.crops(size, count, data)
+        if size not in keras_metrics:
+            maps = reference.heatmaps(size, count, data)
             codec = HeatmapCodec(size, size // maps.shape[1])
             kp, _ = codec.decode(maps)
             keras_metrics[size] = keypoint_metrics(kp, samples.keypoints, samples.visible)
-        samples = samples_by_size[size]
         # each crop is already S x S: the whole-image square is the crop itself (no resize)
         pred = np.stack([runtime.predict(img).keypoints for img in samples.images])
         per_variant[name] = keypoint_metrics(pred, samples.keypoints, samples.visible)
@@ -240,7 +239,6 @@ def run_demo(model: str | Path = DEFAULT_MODEL, out: str | Path = DEFAULT_OUT,
     from handlite.bench.host import run_host_bench
     from handlite.bench.store import append_record, write_text_atomic
     from handlite.export import export, models_for_sizes
-    from handlite.model import load_model
     from handlite.parity import run_parity
 
     settings = settings or DemoSettings()
@@ -252,7 +250,7 @@ def run_demo(model: str | Path = DEFAULT_MODEL, out: str | Path = DEFAULT_OUT,
 
     # size -> source model: the one trained at that size
     sources, notes = models_for_sizes(
-        [model, *(check_model(v) for v in (per_size or {}).values())], (112, 224))
+        [model, *(check_model(v) for v in (per_size or {}).values())], demo_sizes())
     for note in notes:
         say(f"warning: {note}")
     rep.model = ", ".join(f"{size}: {path}" for size, path in sorted(sources.items()))
@@ -261,9 +259,11 @@ def run_demo(model: str | Path = DEFAULT_MODEL, out: str | Path = DEFAULT_OUT,
     for size in sorted(sources):
         src = sources[size]
         t0 = time.perf_counter()
-        keras_model = load_model(src)
+        # one Keras reference per size: export, parity and accuracy share its rebuilt
+        # network, crops and heatmaps
+        reference = KerasReference(path=src, data=settings.data)
         say(f"exporting the {size} variants of {src} to {out}")
-        exported = export(src, out, sizes=[size], model=keras_model,
+        exported = export(src, out, sizes=[size], reference=reference,
                           on_done=lambda r: say(f"  {r.variant}: "
                                                 + (f"{r.bytes / 1024:.0f} KB in {r.seconds:.1f} s"
                                                    if r.ok else f"FAILED {r.error}")))
@@ -281,7 +281,7 @@ def run_demo(model: str | Path = DEFAULT_MODEL, out: str | Path = DEFAULT_OUT,
         t0 = time.perf_counter()
         say(f"parity against Keras ({src}) on {settings.count} {settings.data} crops")
         parity = run_parity(src, list(size_paths.values()), data=settings.data,
-                            count=settings.count)
+                            count=settings.count, reference=reference)
         rep.seconds["parity"] = rep.seconds.get("parity", 0.0) + time.perf_counter() - t0
         parity_results += parity.results
         write_text_atomic(out / f"parity_{size}.json", _json(parity.to_dict()))
@@ -289,7 +289,7 @@ def run_demo(model: str | Path = DEFAULT_MODEL, out: str | Path = DEFAULT_OUT,
         t0 = time.perf_counter()
         say(f"accuracy of the {size} host pipeline (PCK, AUC)")
         size_acc, size_keras = _accuracy(size_paths, settings.data, settings.count,
-                                         settings.threads, keras_model)
+                                         settings.threads, reference)
         accuracy.update(size_acc)
         keras_metrics.update(size_keras)
         rep.seconds["accuracy"] = rep.seconds.get("accuracy", 0.0) + time.perf_counter() - t0

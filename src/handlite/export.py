@@ -4,7 +4,7 @@ Shapes: image (1, S, S, 3) float32 normalised RGB (or uint8/int8 for int8 with q
 I/O); heatmaps (1, S/4, S/4, K+1), background last; with `decode="keypoints"` the graph also
 decodes and outputs keypoints (1, K, 2) in input px and scores (1, K).
 
-The variant matrix and converter settings come from `converters/variants.toml` via
+The variant matrix and converter settings come from `handlite/recipes/variants.toml` via
 `handlite.variants`. Each variant: rebuild the network at its size (it is fully convolutional)
 and copy the weights, trace one concrete function with a fixed batch of 1, convert, embed the
 `handlite.model/1` metadata, write atomically, then load the result in the LiteRT interpreter
@@ -33,7 +33,9 @@ from handlite.config import DEFAULTS, Normalization
 from handlite.errors import ExportError, HandliteError, UsageError
 from handlite.metadata import (atomic_write_bytes, build_metadata, embed_metadata, sha256_file,
                                tensor_spec, utc_now)
-from handlite.variants import IO_TYPES, Variant, get_precision, select
+from handlite.reference import KerasReference
+from handlite.tflite_session import TFLiteSession, output_role
+from handlite.variants import IO_TYPES, Precision, Variant, get_precision, select
 
 DECODE_KINDS = ("heatmaps", "keypoints")
 MANIFEST = "manifest.json"
@@ -316,16 +318,17 @@ def pin_input_quantization(tflite: bytes, io: str,
 
 def convert(model, variant: Variant, *, io: str | None = None, decode: str = "heatmaps",
             calibration: np.ndarray | None = None, stride: int = DEFAULTS.codec.stride,
-            settings: DecodeSettings | None = None) -> bytes:
+            settings: DecodeSettings | None = None, recipe: Precision | None = None) -> bytes:
     """The .tflite bytes of `model` (already at `variant.size`) in `variant.precision`.
 
     `calibration` (N, S, S, 3) float32 normalised crops is required for int8. `io` sets int8's
     input/output tensor types (other precisions are float32 only). The keypoints flavour keeps
-    float32 outputs: int8 keypoints would round away the sub-pixel refinement.
+    float32 outputs: int8 keypoints would round away the sub-pixel refinement. `recipe` is the
+    variant's precision recipe (looked up when not given).
     """
     import tensorflow as tf
 
-    recipe = get_precision(variant.precision)
+    recipe = recipe or get_precision(variant.precision)
     io = io or recipe.io
     if io not in IO_TYPES:
         raise UsageError(f"unknown I/O type {io!r}; choose from {', '.join(IO_TYPES)}")
@@ -368,10 +371,9 @@ def convert(model, variant: Variant, *, io: str | None = None, decode: str = "he
 
 
 def _specs(tflite: bytes) -> tuple[list[dict], list[dict]]:
-    """Input and output tensor specs, read by loading the model in the LiteRT interpreter."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interp = Interpreter(model_content=tflite)
+    """Input and output tensor specs, read by loading the model in the LiteRT interpreter
+    (outputs named by role, `tflite_session.output_role`)."""
+    session = TFLiteSession(tflite, threads=None)
 
     def spec(detail, name):
         scale, zero = detail["quantization"]
@@ -379,23 +381,20 @@ def _specs(tflite: bytes) -> tuple[list[dict], list[dict]]:
         return tensor_spec(name, detail["shape"], np.dtype(detail["dtype"]).name,
                            scale if quantised else None, zero if quantised else None)
 
-    inputs = [spec(d, "image") for d in interp.get_input_details()]
-    outputs = []
-    for d in interp.get_output_details():
-        shape = list(d["shape"])
-        name = ("heatmaps" if len(shape) == 4 else "keypoints" if len(shape) == 3
-                else "scores" if len(shape) == 2 else d["name"])
-        outputs.append(spec(d, name))
+    inputs = [spec(d, "image") for d in session.inputs]
+    outputs = [spec(d, output_role(d["shape"], d["name"])) for d in session.outputs]
     return inputs, outputs
 
 
 def export_variant(model, variant: Variant, out_dir: Path, *, source_sha256: str,
                    io: str | None = None, decode: str = "heatmaps",
                    calibration: np.ndarray | None = None, calibration_info: dict | None = None,
-                   settings: DecodeSettings | None = None) -> VariantResult:
+                   settings: DecodeSettings | None = None,
+                   recipe: Precision | None = None) -> VariantResult:
     """Convert, embed metadata, write atomically, read back specs. Never raises for a
-    conversion failure: the result carries a one-line error instead."""
-    recipe = get_precision(variant.precision)
+    conversion failure: the result carries a one-line error instead. `recipe`: the variant's
+    precision recipe (looked up when not given)."""
+    recipe = recipe or get_precision(variant.precision)
     io = io if variant.precision == "int8" and io else recipe.io
     result = VariantResult(variant.name, variant.size, variant.precision, decode=decode, io=io,
                            calibration=calibration_info if recipe.representative else None)
@@ -404,7 +403,7 @@ def export_variant(model, variant: Variant, out_dir: Path, *, source_sha256: str
     try:
         stride = variant.size // int(model.output_shape[1])
         data = convert(model, variant, io=io, decode=decode, calibration=calibration,
-                       stride=stride, settings=settings)
+                       stride=stride, settings=settings, recipe=recipe)
         inputs, outputs = _specs(data)
         out0 = outputs[0]
         meta = build_metadata(
@@ -522,18 +521,17 @@ def export(model_path, out_dir: str | Path, *, sizes: list[int] | None = None,
            calibration_count: int = 200, io: str | None = None, decode: str = "heatmaps",
            on_start: Callable[[Variant], None] | None = None,
            on_done: Callable[[VariantResult], None] | None = None,
-           warn: Callable[[str], None] | None = None, model=None) -> ExportReport:
+           warn: Callable[[str], None] | None = None, model=None,
+           reference: KerasReference | None = None) -> ExportReport:
     """Export the chosen variants (default: the whole recipe matrix) of saved .keras models.
 
     `model_path` is one .keras file or a list of them: each size's variants are built from the
     model trained at that size (`models_for_sizes`; a size none was trained at gets a warning).
     `model` may pass an already loaded Keras network for a single `model_path` (tests,
-    benchmarks); the file is then still hashed for the metadata. Returns an ExportReport;
-    failed variants have `ok` False.
+    benchmarks); the file is then still hashed for the metadata. `reference` may pass a
+    `KerasReference` of that single model instead (its rebuilt networks and crops are reused).
+    Returns an ExportReport; failed variants have `ok` False.
     """
-    from handlite.data import load_eval_set
-    from handlite.data.pipeline import normalize
-    from handlite.model import load_model, rebuild
 
     if decode not in DECODE_KINDS:
         raise UsageError(f"unknown decode {decode!r}; choose from {', '.join(DECODE_KINDS)}")
@@ -546,17 +544,24 @@ def export(model_path, out_dir: str | Path, *, sizes: list[int] | None = None,
         raise UsageError(f"calibration count must be positive, got {calibration_count}")
     paths = ([Path(p) for p in model_path] if isinstance(model_path, (list, tuple))
              else [Path(model_path)])
+    if reference is not None and model is None:
+        model = reference.keras
     if model is not None and len(paths) != 1:
         raise UsageError("a loaded model goes with exactly one model path")
+    # each precision recipe looked up once, passed down to the conversion
+    recipe_of = {p: get_precision(p) for p in dict.fromkeys(v.precision for v in chosen)}
     start = time.perf_counter()
     known = {paths[0]: int(model.input_shape[1])} if model is not None else None
     sources, choice_notes = models_for_sizes(paths, [v.size for v in chosen], known)
-    loaded = {paths[0]: model} if model is not None else {}
+    refs: dict[Path, KerasReference] = {}
+    if model is not None:
+        refs[paths[0]] = reference or KerasReference(model, path=paths[0], data=calibration)
     shas = {}
     for path in dict.fromkeys(sources.values()):
-        if path not in loaded:
-            loaded[path] = load_model(path)
-        shas[path] = sha256_file(path)
+        if path not in refs:
+            refs[path] = KerasReference(path=path, data=calibration)
+        refs[path].load()  # every source loads before any conversion
+        shas[path] = refs[path].sha256 or sha256_file(path)
     used = list(shas)
     out = Path(out_dir)
     try:
@@ -575,17 +580,16 @@ def export(model_path, out_dir: str | Path, *, sizes: list[int] | None = None,
         by_size.setdefault(v.size, []).append(v)
     for size, group in by_size.items():
         src = sources[size]
-        source_sha, model = shas[src], loaded[src]
-        net = model if model.input_shape[1] == size else rebuild(model, size)
+        source_sha, ref = shas[src], refs[src]
+        net = ref.net(size)
         calib = calib_info = None
-        needs = [v for v in group if get_precision(v.precision).representative]
+        needs = [v for v in group if recipe_of[v.precision].representative]
         if needs:
-            minimum = max(get_precision(v.precision).min_calibration for v in needs)
-            images = load_eval_set(calibration, size, calibration_count).images
-            calib = normalize(images)
-            calib_info = {"source": calibration, "count": len(images)}
-            if len(images) < minimum:
-                msg = (f"calibrating {size} px int8 on {len(images)} samples (< {minimum}): "
+            minimum = max(recipe_of[v.precision].min_calibration for v in needs)
+            calib = ref.inputs(size, calibration_count, calibration)
+            calib_info = {"source": calibration, "count": len(calib)}
+            if len(calib) < minimum:
+                msg = (f"calibrating {size} px int8 on {len(calib)} samples (< {minimum}): "
                        f"activation ranges may be poorly estimated")
                 notes.append(msg)
                 if warn:
@@ -595,7 +599,8 @@ def export(model_path, out_dir: str | Path, *, sizes: list[int] | None = None,
                 on_start(v)
             result = export_variant(net, v, out, source_sha256=source_sha, io=io,
                                     decode=decode, calibration=calib,
-                                    calibration_info=calib_info)
+                                    calibration_info=calib_info,
+                                    recipe=recipe_of[v.precision])
             result.source, result.source_sha256 = str(src), source_sha
             report.results.append(result)
             if on_done:

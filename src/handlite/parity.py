@@ -8,7 +8,10 @@ Two layers, so a caller with outputs from elsewhere (a phone) can use the compar
 - `compare_outputs(reference_heatmaps, candidate_outputs, tolerances, ...)`: pure numpy, no
   interpreter: the metrics and the verdict for one variant.
 - `run_parity(model_path, tflite_paths, data, count)`: loads the Keras model and each .tflite,
-  runs both on the same evaluation crops and calls `compare_outputs`.
+  runs both on the same evaluation crops and calls `compare_outputs`. Each .tflite gets its
+  crops through the host runtime's own input path (`runtime.HandRuntime.preprocess`: crop,
+  resize, the metadata's normalisation, its quantisation and rounding), so parity checks the
+  pipeline users ship; the Keras side comes from `reference.KerasReference`.
 A variant with NaN or Inf in its outputs always fails, whatever the tolerances say.
 """
 
@@ -25,6 +28,8 @@ from handlite.codec import DecodeSettings, HeatmapCodec
 from handlite.config import DEFAULTS
 from handlite.errors import HandliteError, ModelError, UsageError
 from handlite.keypoints import KEYPOINT_NAMES
+from handlite.reference import KerasReference
+from handlite.tflite_session import TFLiteSession, dequantize as _dequantize
 from handlite.variants import Tolerances, get_variant, tolerances as precision_tolerances
 
 #: A keypoint whose Keras softmax peak reaches this has one clear maximum; below it the map is
@@ -82,11 +87,9 @@ def auc(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray | None = None) -> 
 def dequantize(values: np.ndarray, scale: float | None, zero_point: int | None) -> np.ndarray:
     """Integer tensor -> float32 ((q - zero_point) * scale); float tensors pass through."""
     values = np.asarray(values)
-    if np.issubdtype(values.dtype, np.integer):
-        if not scale:
-            raise UsageError("integer outputs need their scale and zero point to dequantise")
-        return ((values.astype(np.float32) - float(zero_point or 0)) * float(scale))
-    return values.astype(np.float32, copy=False)
+    if np.issubdtype(values.dtype, np.integer) and not scale:
+        raise UsageError("integer outputs need their scale and zero point to dequantise")
+    return _dequantize(values, scale, zero_point)
 
 
 def _resolve_tolerances(tol) -> tuple[Tolerances, str | None]:
@@ -218,27 +221,17 @@ def compare_outputs(reference_heatmaps: np.ndarray, candidate_outputs, tolerance
 
 
 # ---------------------------------------------------------------------------- running models
-class TFLiteModel:
-    """A .tflite in the LiteRT interpreter with its handlite metadata: feed uint8 RGB crops,
-    get float outputs (dequantised) by name."""
+class ParityCandidate:
+    """A .tflite under test: its session and handlite metadata, run through the host runtime's
+    input path; outputs come back as float32 (dequantised) by role."""
 
     def __init__(self, path: str | Path, threads: int = 2):
-        from ai_edge_litert.interpreter import Interpreter
-
         from handlite.metadata import read_metadata
-        from handlite.tflite_info import quiet_fd2
 
         self.path = Path(path)
         self.meta = read_metadata(self.path, required=True)
-        try:
-            with quiet_fd2():
-                self.interp = Interpreter(model_path=str(self.path), num_threads=threads)
-                self.interp.allocate_tensors()
-        except Exception as exc:
-            raise ModelError(f"{self.path}: the LiteRT interpreter refuses it: "
-                             f"{str(exc).strip().splitlines()[-1] if str(exc) else exc}") from exc
-        self.input = self.interp.get_input_details()[0]
-        self.outputs = self.interp.get_output_details()
+        self.session = TFLiteSession(self.path, threads)
+        self._runtime = None
 
     @property
     def kind(self) -> str:
@@ -249,40 +242,45 @@ class TFLiteModel:
         suffix = "_keypoints" if self.kind == "keypoints" else ""
         return f"{self.meta['variant']}{suffix}"
 
-    def _input(self, image_u8: np.ndarray) -> np.ndarray:
-        from handlite.data.pipeline import normalize
+    @property
+    def input_size(self) -> int:
+        return int(self.meta["input_size"])
 
-        x = normalize(image_u8[None])
-        dtype = self.input["dtype"]
-        if dtype in (np.uint8, np.int8):
-            scale, zero = self.input["quantization"]
-            info = np.iinfo(dtype)
-            x = np.clip(np.rint(x / scale) + zero, info.min, info.max)
-        return x.astype(dtype)
-
-    def check_input(self, images_u8: np.ndarray) -> None:
+    def check_input(self) -> None:
         """One-line ModelError naming the file and both shapes when the model's input does
         not take the crops its own metadata asks for."""
-        want = tuple(int(v) for v in self.input["shape"])
-        got = (1, *images_u8.shape[1:])
+        want = tuple(int(v) for v in self.session.image_input["shape"])
+        got = (1, self.input_size, self.input_size, 3)
         if want != got:
             raise ModelError(f"{self.path}: the model's input shape {want} does not match "
                              f"its metadata (input_size {self.meta.get('input_size')} -> "
                              f"crops {got})")
 
+    @property
+    def runtime(self):
+        """The host runtime on this session (set up on first use, after `check_input`)."""
+        if self._runtime is None:
+            from handlite.runtime import HandRuntime
+
+            self.check_input()
+            self._runtime = HandRuntime(self.session, allow_nan=True)
+        return self._runtime
+
+    def input_tensor(self, image_u8: np.ndarray) -> np.ndarray:
+        """What the runtime writes into the input tensor for one (S, S, 3) uint8 crop (its
+        whole-image square is the crop itself): a copy, (1, S, S, 3) of the input's dtype."""
+        self.runtime.preprocess(image_u8)
+        return self.session.input_array().copy()
+
     def run(self, images_u8: np.ndarray) -> dict[str, np.ndarray]:
         """(N, S, S, 3) uint8 -> {"heatmaps": (N, H, W, K+1)} or {"keypoints", "scores"}."""
-        self.check_input(images_u8)
+        runtime = self.runtime
         collected: dict[str, list] = {}
         for image in images_u8:
-            self.interp.set_tensor(self.input["index"], self._input(image))
-            self.interp.invoke()
-            for d in self.outputs:
-                value = self.interp.get_tensor(d["index"])[0]
-                name = {3: "heatmaps", 2: "keypoints", 1: "scores"}.get(value.ndim, d["name"])
-                collected.setdefault(name, []).append(
-                    dequantize(value, *d["quantization"]) if d["quantization"][0] else
-                    value.astype(np.float32))
+            runtime.preprocess(image)
+            runtime.invoke()
+            for role, value in self.session.read_outputs().items():
+                collected.setdefault(role, []).append(value[0])
         return {name: np.stack(v) for name, v in collected.items()}
 
 
@@ -307,31 +305,29 @@ class ParityReport:
 
 def run_parity(model_path: str | Path, tflite_paths: list[str | Path], *, data: str = "synth",
                count: int = 64, threads: int = 2, on_done=None,
-               on_error=None) -> ParityReport:
+               on_error=None, reference: KerasReference | None = None) -> ParityReport:
     """Run the Keras model and each .tflite on the same `count` crops and compare.
 
     Every file is opened (and its metadata checked) before anything runs, so a bad path is a
     ModelError up front rather than a half-finished report. A variant that then cannot run
     (its input shape disagrees with its metadata, the interpreter fails) is listed in
-    `report.errors` with one line naming the file, and the others still run.
+    `report.errors` with one line naming the file, and the others still run. `reference` may
+    pass the Keras side already loaded (its crops and heatmaps are reused).
     """
-    from handlite.metadata import sha256_file
-    from handlite.model import load_model
-
     if not tflite_paths:
         raise UsageError("give at least one .tflite file")
     if count <= 0:
         raise UsageError(f"count must be positive, got {count}")
     start = time.perf_counter()
-    candidates = [TFLiteModel(p, threads) for p in tflite_paths]
-    keras_model = load_model(model_path)
-    source_sha = sha256_file(model_path)
+    candidates = [ParityCandidate(p, threads) for p in tflite_paths]
+    if reference is None:
+        reference = KerasReference(path=model_path, data=data)
+    reference.load()  # a bad .keras file fails here, before any variant runs
+    source_sha = reference.sha256
     report = ParityReport(str(model_path), data)
-    nets, refs, sample_sets = {}, {}, {}
     for cand in candidates:
         try:
-            _evaluate(cand, keras_model, source_sha, data, count, nets, refs, sample_sets,
-                      report, on_done)
+            _evaluate(cand, reference, source_sha, data, count, report, on_done)
         except (HandliteError, ValueError) as exc:
             # one variant that cannot run must not hide the others' results (or the JUnit)
             message = str(exc) if isinstance(exc, HandliteError) else \
@@ -344,26 +340,16 @@ def run_parity(model_path: str | Path, tflite_paths: list[str | Path], *, data: 
     return report
 
 
-def _evaluate(cand, keras_model, source_sha, data, count, nets, refs, sample_sets, report,
-              on_done) -> None:
-    from handlite.data import load_eval_set
-    from handlite.data.pipeline import normalize
-    from handlite.model import rebuild
-
+def _evaluate(cand: ParityCandidate, reference: KerasReference, source_sha, data, count,
+              report, on_done) -> None:
     meta = cand.meta
-    size = int(meta["input_size"])
-    if size not in sample_sets:
-        sample_sets[size] = load_eval_set(data, size, count)
-        net = keras_model if keras_model.input_shape[1] == size else rebuild(keras_model,
-                                                                             size)
-        nets[size] = net
-        refs[size] = np.asarray(net.predict(normalize(sample_sets[size].images),
-                                            batch_size=16, verbose=0), np.float32)
-    samples = sample_sets[size]
+    size = cand.input_size
+    samples = reference.crops(size, count, data)
+    expected = reference.heatmaps(size, count, data)
     t0 = time.perf_counter()
     outputs = cand.run(samples.images)
     result = compare_outputs(
-        refs[size], outputs, meta["precision"], variant=cand.variant, input_size=size,
+        expected, outputs, meta["precision"], variant=cand.variant, input_size=size,
         stride=int(meta["stride"]), settings=DecodeSettings(**meta["decode"]),
         ground_truth=samples.keypoints, visible=samples.visible)
     result.file = str(cand.path)

@@ -26,6 +26,10 @@ Pipeline (everything the model's `handlite.model/1` metadata says, nothing hard-
 
 Foreign models (no handlite metadata) load with `require_metadata=False`; they can only be
 invoked (the benchmark's invoke-only mode).
+
+Loading, tensor roles and (de)quantisation come from `handlite.tflite_session`; parity and
+on-device parity feed their crops through this same pipeline (`HandRuntime.preprocess`), so
+what they check is what users ship.
 """
 
 from __future__ import annotations
@@ -38,7 +42,9 @@ from typing import Any
 
 import numpy as np
 
+from handlite.draw import draw_skeleton
 from handlite.errors import InputError, ModelError, NonFiniteOutput, UsageError
+from handlite.tflite_session import TFLiteSession, dtype_name, quantize, tensor_to_float
 
 #: resize methods offered; bilinear is the default because area averaging costs ~8x more on
 #: a 400 px crop (0.8 ms vs 0.1 ms here), which alone would exceed the 5% overhead budget.
@@ -52,8 +58,8 @@ def _cv2():
 
 # ----------------------------------------------------------------------------- geometry
 @dataclass(frozen=True)
-class Crop:
-    """A square window of an image: columns x0 .. x0 + side - 1, rows y0 .. y0 + side - 1
+class CropWindow:
+    """A square window in image coordinates: columns x0 .. x0 + side - 1, rows y0 .. y0 + side - 1
     (may reach outside the image), resized to `size` x `size` network input pixels."""
 
     x0: int
@@ -92,7 +98,7 @@ def _round_half_up(value: float) -> int:
 
 def square_crop(image_shape: tuple[int, ...], size: int,
                 box: tuple[float, float, float, float] | None = None,
-                scale: float = 1.0) -> Crop:
+                scale: float = 1.0) -> CropWindow:
     """The square crop for an image of `image_shape` (H, W, ...).
 
     `box` is (x, y, w, h) in image pixels: x, y the first column/row, w, h the extent. The
@@ -116,11 +122,11 @@ def square_crop(image_shape: tuple[int, ...], size: int,
     if not (scale > 0 and math.isfinite(scale)):
         raise UsageError(f"crop scale must be a positive number, got {scale!r}")
     side_px = max(1, _round_half_up(side))
-    return Crop(x0=_round_half_up(cx - side_px / 2.0), y0=_round_half_up(cy - side_px / 2.0),
-                side=side_px, size=int(size))
+    return CropWindow(x0=_round_half_up(cx - side_px / 2.0),
+                      y0=_round_half_up(cy - side_px / 2.0), side=side_px, size=int(size))
 
 
-def extract_crop(image: np.ndarray, crop: Crop, pad_value: int,
+def extract_crop(image: np.ndarray, crop: CropWindow, pad_value: int,
                  out: np.ndarray | None = None, interpolation: str = "linear") -> np.ndarray:
     """Resize the crop's window of `image` (H, W, 3) uint8 into `out` (S, S, 3) uint8.
 
@@ -172,11 +178,8 @@ def input_lut(mean, std, dtype: str, scale: float | None = None,
         raise ModelError(f"unsupported input dtype {dtype!r}")
     if not scale:
         raise ModelError(f"quantised ({dtype}) input without a scale in the model")
-    x = v / np.float32(scale)
-    q = np.sign(x) * np.floor(np.abs(x) + np.float32(0.5)) + int(zero_point or 0)
-    lo, hi = (0, 255) if dtype == "uint8" else (-128, 127)
-    q = np.clip(q, lo, hi).astype(np.int16)
-    return q.astype(np.int8).view(np.uint8)[None] if dtype == "int8" else q.astype(np.uint8)[None]
+    q = quantize(v, np.dtype(dtype), scale, zero_point)
+    return q.view(np.uint8)[None]
 
 
 # ----------------------------------------------------------------------------- results
@@ -187,7 +190,7 @@ class Prediction:
     keypoints: np.ndarray
     scores: np.ndarray
     input_keypoints: np.ndarray  # (K, 2) in network input pixels, after un-mirroring
-    crop: Crop
+    crop: CropWindow
     left: bool
     timings_ms: dict[str, float] = field(default_factory=dict)
 
@@ -210,10 +213,6 @@ def _now() -> int:
 
 def _ms(t0: int, t1: int) -> float:
     return (t1 - t0) / 1e6
-
-
-def _dtype_name(dtype) -> str:
-    return np.dtype(dtype).name
 
 
 def load_image(path: str | Path) -> np.ndarray:
@@ -246,7 +245,7 @@ class HandRuntime:
     Not thread-safe: use one instance per thread.
     """
 
-    def __init__(self, model: str | Path | bytes, threads: int = 1, *,
+    def __init__(self, model: str | Path | bytes | TFLiteSession, threads: int = 1, *,
                  require_metadata: bool = True, interpolation: str = "linear",
                  allow_nan: bool = False):
         from handlite.metadata import read_metadata
@@ -259,44 +258,33 @@ class HandRuntime:
         if interpolation not in INTERPOLATIONS:
             raise UsageError(f"interpolation must be one of {INTERPOLATIONS}, got "
                              f"{interpolation!r}")
-        if isinstance(model, (str, Path)):
-            self.path: Path | None = Path(model)
-            if not self.path.is_file():
-                raise ModelError(f"model file not found: {self.path}")
-            data = self.path.read_bytes()
-            where = str(self.path)
+        # an already loaded session (parity opens every file before it runs any) keeps its
+        # own thread count
+        session = model if isinstance(model, TFLiteSession) else None
+        if session is not None:
+            self.path, data, where = session.path, session.data, session.where
+            threads = session.threads or threads
         else:
-            self.path, data, where = None, bytes(model), "model"
+            from handlite.tflite_session import read_model_bytes
+            data, self.path, where = read_model_bytes(model)
         self.where = where
         self.threads = int(threads)
         self.interpolation = interpolation
-        if len(data) < 8 or data[4:8] != b"TFL3":
-            raise ModelError(f"{where} is not a TFLite model (no TFL3 identifier)")
         self.metadata = read_metadata(self.path if self.path is not None else data)
         if self.metadata is None and require_metadata:
             raise ModelError(f"{where} has no handlite metadata; predict needs a model "
                              f"exported by handlite (benchmarks run foreign models invoke-only)")
         t0 = _now()
-        self._interp = self._load_interpreter(data, where)
+        #: the loaded model (tensors by role, quantisation, invoke)
+        self.session = session or TFLiteSession(data, self.threads, path=self.path)
         self.init_ms = _ms(t0, _now())
-        self.inputs = self._interp.get_input_details()
-        self.outputs = self._interp.get_output_details()
+        # the interpreter itself, bound once: preprocess/decode reach its buffers per frame
+        self._interp = self.session.interpreter
+        self.inputs = self.session.inputs
+        self.outputs = self.session.outputs
+        self._out_index = None
         if self.metadata is not None:
             self._setup_pipeline()
-
-    def _load_interpreter(self, data: bytes, where: str):
-        from handlite import _quiet
-        from handlite.tflite_info import quiet_fd2
-        _quiet.install()
-        from ai_edge_litert.interpreter import Interpreter
-        try:
-            with quiet_fd2():
-                interp = Interpreter(model_content=data, num_threads=self.threads)
-                interp.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"{where}: LiteRT cannot load it: {first}") from exc
-        return interp
 
     # -------------------------------------------------------------- set-up from metadata
     def _setup_pipeline(self) -> None:
@@ -305,14 +293,12 @@ class HandRuntime:
         meta = self.metadata
         size = int(meta["input_size"])
         self.input_size = size
-        if len(self.inputs) != 1:
-            raise ModelError(f"{self.where}: expected one image input, found {len(self.inputs)}")
-        detail = self.inputs[0]
+        detail = self.session.image_input
         shape = [int(v) for v in detail["shape"]]
         if shape != [1, size, size, 3]:
             raise ModelError(f"{self.where}: input tensor shape {shape} does not match the "
                              f"metadata's input size ([1, {size}, {size}, 3])")
-        dtype = _dtype_name(detail["dtype"])
+        dtype = dtype_name(detail["dtype"])
         if dtype not in ("float32", "uint8", "int8"):
             raise ModelError(f"{self.where}: unsupported input dtype {dtype}")
         scale, zero_point = detail["quantization"]
@@ -361,7 +347,7 @@ class HandRuntime:
                                  f"metadata ([1, {hm}, {hm}, {k + 1}])")
             self._out_index = out["index"]
             self._out_scale, self._out_zp = out["quantization"]
-            self._quantised_out = _dtype_name(out["dtype"]) in ("uint8", "int8")
+            self._quantised_out = dtype_name(out["dtype"]) in ("uint8", "int8")
             if self._quantised_out and not self._out_scale:
                 raise ModelError(f"{self.where}: quantised output without a scale")
             settings = DecodeSettings(**{key: meta["decode"][key]
@@ -375,12 +361,11 @@ class HandRuntime:
                 out["dtype"], oshape[1:], self._out_scale, self._out_zp) \
                 if self._quantised_out else None
         elif kind == "keypoints":
-            by_shape = {}
-            for out in self.outputs:
-                oshape = tuple(int(v) for v in out["shape"])
-                by_shape[oshape] = out
-            kp, sc = by_shape.get((1, k, 2)), by_shape.get((1, k))
-            if kp is None or sc is None:
+            roles = self.session.output_roles()
+            by_shape = {tuple(int(v) for v in out["shape"]): out for out in self.outputs}
+            kp, sc = roles.get("keypoints"), roles.get("scores")
+            if kp is None or sc is None or [int(v) for v in kp["shape"]] != [1, k, 2] or \
+                    [int(v) for v in sc["shape"]] != [1, k]:
                 raise ModelError(f"{self.where}: keypoints model needs outputs (1, {k}, 2) and "
                                  f"(1, {k}); found {sorted(by_shape)}")
             self._kp_out, self._score_out = kp, sc
@@ -393,12 +378,12 @@ class HandRuntime:
         if self.metadata is None:
             raise ModelError(f"{self.where} has no handlite metadata: it can only be invoked")
 
-    def crop_for(self, image_shape, box=None, scale: float = 1.0) -> Crop:
+    def crop_for(self, image_shape, box=None, scale: float = 1.0) -> CropWindow:
         self._require_pipeline()
         return square_crop(image_shape, self.input_size, box, scale)
 
     def preprocess(self, image: np.ndarray, box=None, left: bool = False,
-                   scale: float = 1.0) -> Crop:
+                   scale: float = 1.0) -> CropWindow:
         """Crop, resize, (mirror), normalise/quantise `image` into the input tensor."""
         self._require_pipeline()
         check_image(image)
@@ -466,13 +451,28 @@ class HandRuntime:
                 hint="pass --allow-nan to decode them anyway")
 
     def _read_float(self, detail) -> np.ndarray:
-        value = self._interp.get_tensor(detail["index"])
-        scale, zp = detail["quantization"]
-        if _dtype_name(detail["dtype"]) in ("uint8", "int8") and scale:
-            return (value.astype(np.float32) - zp) * np.float32(scale)
-        return value.astype(np.float32)
+        return tensor_to_float(self._interp.get_tensor(detail["index"]), detail)
 
-    def to_image(self, input_keypoints: np.ndarray, crop: Crop, left: bool) -> np.ndarray:
+    # -------------------------------------------------------------- raw outputs
+    @property
+    def output_quantization(self) -> tuple[float, int] | None:
+        """(scale, zero_point) of a quantised heatmap output; None for float maps or an
+        in-graph-decode model."""
+        self._require_pipeline()
+        if self.codec is None or not self._quantised_out:
+            return None
+        return float(self._out_scale), int(self._out_zp)
+
+    def heatmap_tensor(self) -> np.ndarray:
+        """A view of the heatmap output buffer as the model wrote it (1, H, W, K+1), raw
+        (integer for quantised maps): valid only until the next invoke, never to be kept."""
+        self._require_pipeline()
+        if self._out_index is None:
+            raise ModelError(f"{self.where}: an in-graph-decode model has no heatmap output")
+        return self._interp.tensor(self._out_index)()
+
+    def to_image(self, input_keypoints: np.ndarray, crop: CropWindow,
+                 left: bool) -> np.ndarray:
         """(K, 2) network input pixels (of a possibly mirrored crop) -> image pixels."""
         pts = np.asarray(input_keypoints, dtype=np.float64)
         if left:
@@ -520,11 +520,7 @@ class HandRuntime:
     def describe(self) -> dict[str, Any]:
         """What is loaded: file, metadata variant, I/O tensors (for JSON output)."""
         def tensors(details):
-            return [{"name": d["name"], "shape": [int(v) for v in d["shape"]],
-                     "dtype": _dtype_name(d["dtype"]),
-                     "scale": float(d["quantization"][0]) or None,
-                     "zero_point": int(d["quantization"][1]) if d["quantization"][0] else None}
-                    for d in details]
+            return [TFLiteSession.tensor_dict(d) for d in details]
         return {"path": str(self.path) if self.path else None,
                 "variant": (self.metadata or {}).get("variant"),
                 "threads": self.threads, "inputs": tensors(self.inputs),
@@ -548,44 +544,6 @@ def predict_file(model: str | Path, image: str | Path, box=None, left: bool = Fa
     runtime = HandRuntime(model, threads, allow_nan=allow_nan)
     rgb = load_image(image)
     return runtime.predict(rgb, box=box, left=left), runtime, rgb
-
-
-def draw_skeleton(image: np.ndarray, keypoints: np.ndarray, skeleton, scores=None,
-                  crop: Crop | None = None, min_score: float = 0.0) -> np.ndarray:
-    """A copy of `image` (RGB) with bones, joints (coloured per finger) and the crop square.
-
-    Line widths scale with the image so the overlay reads at any resolution; points are drawn
-    at sub-pixel precision (OpenCV shift=4).
-    """
-    from handlite.keypoints import FINGER_OF
-
-    cv2 = _cv2()
-    canvas = np.ascontiguousarray(image).copy()
-    h, w = canvas.shape[:2]
-    thick = max(1, round(max(h, w) / 300))
-    colours = {"palm": (255, 255, 255), "thumb": (255, 64, 64), "index": (255, 200, 0),
-               "middle": (64, 220, 64), "ring": (0, 180, 255), "pinky": (200, 80, 255)}
-    shift = 4
-    one = 1 << shift
-
-    def pt(p):
-        return (int(round(p[0] * one)), int(round(p[1] * one)))
-
-    ok = np.ones(len(keypoints), bool) if scores is None else np.asarray(scores) >= min_score
-    if crop is not None:
-        cv2.rectangle(canvas, (crop.x0, crop.y0), (crop.x0 + crop.side - 1, crop.y0 + crop.side - 1),
-                      (255, 255, 0), thick)
-    for a, b in skeleton:
-        if ok[a] and ok[b]:
-            colour = colours.get(FINGER_OF[b] if b < len(FINGER_OF) else "palm", (255, 255, 255))
-            cv2.line(canvas, pt(keypoints[a]), pt(keypoints[b]), colour, thick + 1,
-                     cv2.LINE_AA, shift)
-    for i, p in enumerate(keypoints):
-        if ok[i]:
-            colour = colours.get(FINGER_OF[i] if i < len(FINGER_OF) else "palm", (255, 255, 255))
-            cv2.circle(canvas, pt(p), (thick + 2) * one, (0, 0, 0), -1, cv2.LINE_AA, shift)
-            cv2.circle(canvas, pt(p), (thick + 1) * one, colour, -1, cv2.LINE_AA, shift)
-    return canvas
 
 
 def save_image(path: str | Path, rgb: np.ndarray) -> None:

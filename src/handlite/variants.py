@@ -1,15 +1,20 @@
-"""The export variant matrix and per-precision parity tolerances, read from converters/.
+"""The export variant matrix and per-precision parity tolerances.
 
-One TOML file (`converters/variants.toml`) holds the table; everything that needs a variant
-(export, parity, benchmarks, tests, the demo) asks here by name — `get_variant("224_int8")` —
-never by position. `HANDLITE_RECIPES` points at another recipe file (e.g. a user's own matrix).
+One TOML file holds the table: `handlite/recipes/variants.toml`, shipped inside the package
+(read with `importlib.resources`, so an installed wheel finds it too). Everything that needs a
+variant (export, parity, benchmarks, tests, the demo) asks here by name —
+`get_variant("224_int8")` — never by position. `HANDLITE_RECIPES` points at another recipe
+file (e.g. a user's own matrix).
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
+from contextlib import contextmanager
+from importlib import resources
 from dataclasses import asdict, dataclass
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,16 +26,20 @@ _TOLERANCE_KEYS = ("keypoint_epe_mean_px", "keypoint_epe_p95_px", "keypoint_epe_
                    "heatmap_max_abs", "heatmap_mean_abs", "cosine_min", "auc_drop_max")
 
 
-def _default_recipe_path() -> Path:
-    # src/handlite/variants.py -> repo root / converters; an installed wheel has no repo, so
-    # HANDLITE_RECIPES (or a recipe next to the working directory) must say where.
+#: where the shipped recipe file lives inside the package
+RECIPE_RESOURCE = ("recipes", "variants.toml")
+
+
+@contextmanager
+def _default_recipe_path() -> Iterator[Path]:
+    """The recipe file in use: HANDLITE_RECIPES when set, else the one shipped in the package
+    (a real file for any ordinary install; `as_file` extracts it from a zip import)."""
     env = os.environ.get("HANDLITE_RECIPES")
     if env:
-        return Path(env)
-    here = Path(__file__).resolve().parents[2] / "converters" / "variants.toml"
-    if here.is_file():
-        return here
-    return Path.cwd() / "converters" / "variants.toml"
+        yield Path(env)
+        return
+    with resources.as_file(resources.files("handlite").joinpath(*RECIPE_RESOURCE)) as path:
+        yield Path(path)
 
 
 @dataclass(frozen=True)
@@ -98,7 +107,8 @@ def _load(path: Path) -> Recipes:
             doc = tomllib.load(fh)
     except FileNotFoundError:
         raise InputError(f"recipe file not found: {path}",
-                         hint="set HANDLITE_RECIPES to converters/variants.toml") from None
+                         hint="unset HANDLITE_RECIPES to use the shipped recipes, or point "
+                              "it at a recipe file") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML: {exc}") from None
     if doc.get("format") != "handlite.variants/1":
@@ -139,7 +149,11 @@ def _load(path: Path) -> Recipes:
 
 
 def recipes(path: str | Path | None = None) -> Recipes:
-    return _load(Path(path) if path else _default_recipe_path())
+    """The recipe table of `path`, HANDLITE_RECIPES or the shipped file (cached per path)."""
+    if path:
+        return _load(Path(path))
+    with _default_recipe_path() as default:
+        return _load(default)
 
 
 def variants(path: str | Path | None = None) -> dict[str, Variant]:

@@ -99,7 +99,7 @@ def test_int8_input_holds_every_pixel_exactly_and_preprocess_xors(exported):
     img = np.random.default_rng(8).integers(0, 256, (90, 70, 3), dtype=np.uint8)
     for box, left in ((None, False), ((5, 10, 50, 60), True)):
         rt.preprocess(img, box=box, left=left)
-        tensor = rt._interp.get_tensor(rt.inputs[0]["index"])[0]
+        tensor = rt.session.interpreter.get_tensor(rt.inputs[0]["index"])[0]
         crop = extract_crop(img, rt.crop_for(img.shape, box), rt.pad_value)
         if left:
             crop = crop[:, ::-1]

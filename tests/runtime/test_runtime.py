@@ -8,7 +8,7 @@ import pytest
 from conftest import CENTRES_TEST as CENTRES, SIZE, dot_image, expected_keypoints
 from handlite.errors import InputError, ModelError, UsageError
 from handlite.keypoints import mirror_keypoints
-from handlite.runtime import Crop, HandRuntime, extract_crop, input_lut, square_crop
+from handlite.runtime import CropWindow, HandRuntime, extract_crop, input_lut, square_crop
 
 
 # ------------------------------------------------------------------------ crop maths
@@ -35,20 +35,20 @@ def test_square_crop_rejects_bad_boxes(box):
 
 
 def test_crop_mapping_is_pixel_centre_exact_and_invertible():
-    crop = Crop(x0=-7, y0=13, side=150, size=64)
+    crop = CropWindow(x0=-7, y0=13, side=150, size=64)
     pts = np.array([[-0.5, -0.5], [63.5, 63.5], [10.25, 40.0]])
     img = crop.to_image(pts)
     # the input's outer edges land on the crop window's outer edges
     assert img[0] == pytest.approx([-7.5, 12.5])
     assert img[1] == pytest.approx([-7.5 + 150, 12.5 + 150])
     assert crop.to_input(img) == pytest.approx(pts)
-    same = Crop(x0=5, y0=9, side=64, size=64)  # no scaling: a pure shift
+    same = CropWindow(x0=5, y0=9, side=64, size=64)  # no scaling: a pure shift
     assert same.to_image([[3.0, 4.0]])[0] == pytest.approx([8.0, 13.0])
 
 
 def test_extract_crop_pads_outside_the_image_with_the_pad_value():
     img = np.full((20, 30, 3), 200, np.uint8)
-    out = extract_crop(img, Crop(x0=-10, y0=-10, side=20, size=20), pad_value=7)
+    out = extract_crop(img, CropWindow(x0=-10, y0=-10, side=20, size=20), pad_value=7)
     assert (out[:10, :, :] == 7).all() and (out[:, :10] == 7).all()
     assert (out[10:, 10:] == 200).all()
 
@@ -56,7 +56,7 @@ def test_extract_crop_pads_outside_the_image_with_the_pad_value():
 def test_extract_crop_inside_matches_a_plain_slice_when_no_resize():
     rng = np.random.default_rng(1)
     img = rng.integers(0, 256, (50, 60, 3), dtype=np.uint8)
-    out = extract_crop(img, Crop(x0=5, y0=7, side=32, size=32), pad_value=0)
+    out = extract_crop(img, CropWindow(x0=5, y0=7, side=32, size=32), pad_value=0)
     assert np.array_equal(out, img[7:39, 5:37])
 
 
@@ -87,7 +87,7 @@ def test_quantised_input_tensor_holds_what_the_contract_says(dot_models):
     rng = np.random.default_rng(3)
     img = rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
     rt.preprocess(img, box=(0, 0, SIZE, SIZE))
-    tensor = rt._interp.get_tensor(rt.inputs[0]["index"])[0]
+    tensor = rt.session.interpreter.get_tensor(rt.inputs[0]["index"])[0]
     scale, zp = rt.inputs[0]["quantization"]
     norm = rt.metadata["normalization"]
     v = (img.astype(np.float64) - np.asarray(norm["mean"])) / np.asarray(norm["std"])
@@ -179,7 +179,7 @@ def test_identity_quantisation_feeds_pixels_straight_in(dot_models, tmp_path):
     assert rt._identity and not generic._identity
     img = dot_image((160, 200), CENTRES, sigma=6)
     pred = rt.predict(img, box=(20, 10, 140, 140), left=True)
-    tensor = rt._interp.get_tensor(rt.inputs[0]["index"])[0]
+    tensor = rt.session.interpreter.get_tensor(rt.inputs[0]["index"])[0]
     want = extract_crop(img, pred.crop, rt.pad_value)[:, ::-1]
     assert np.array_equal(tensor, want)
     assert np.abs(pred.keypoints - expected_keypoints(CENTRES)).max() < 1.0
@@ -194,10 +194,10 @@ def test_one_table_fast_path_writes_what_the_per_channel_table_writes(dot_models
     rt = HandRuntime(dot_models[precision])
     assert rt._lut1 is not None  # handlite's normalisation: the same for every channel
     rt.preprocess(img, box=(10, 5, 120, 130))
-    fast = rt._interp.get_tensor(rt.inputs[0]["index"]).copy()
+    fast = rt.session.interpreter.get_tensor(rt.inputs[0]["index"]).copy()
     rt._lut1 = None  # the general path: one table per channel
     rt.preprocess(img, box=(10, 5, 120, 130))
-    assert np.array_equal(fast, rt._interp.get_tensor(rt.inputs[0]["index"]))
+    assert np.array_equal(fast, rt.session.interpreter.get_tensor(rt.inputs[0]["index"]))
 
     # channels normalised differently never take the one-table path
     other = tmp_path / "per_channel.tflite"
@@ -208,7 +208,7 @@ def test_one_table_fast_path_writes_what_the_per_channel_table_writes(dot_models
     rt2 = HandRuntime(other)
     assert rt2._lut1 is None
     rt2.preprocess(img)
-    tensor = rt2._interp.get_tensor(rt2.inputs[0]["index"])[0]
+    tensor = rt2.session.interpreter.get_tensor(rt2.inputs[0]["index"])[0]
     crop = extract_crop(img, rt2.crop_for(img.shape), rt2.pad_value)
     want = np.take_along_axis(rt2._lut[0], crop.reshape(-1, 3).astype(np.intp), axis=0)
     assert np.array_equal(tensor.reshape(-1, 3).view(want.dtype), want)

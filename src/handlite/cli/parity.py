@@ -61,7 +61,7 @@ def parity(model, tflite, data, count, junit_path, per_keypoint, as_json):
         table.caption = ("* the variant's keypoint_epe_max_px bound applies to this column "
                          "only: keypoints the Keras decode is confident about (score >= "
                          "decode.min_confidence); `max px (all)` includes unconfident ones "
-                         "and is not bounded (converters/variants.toml)")
+                         "and is not bounded (src/handlite/recipes/variants.toml)")
         table.caption_justify = "left"
 
         def fmt(v, spec):

@@ -9,25 +9,17 @@ import cv2
 import numpy as np
 
 from handlite.errors import UsageError
-from handlite.keypoints import BONES, FINGER_OF
+from handlite.draw import draw_skeleton as _draw
 
-#: BGR colour per finger, so a swapped finger shows at a glance.
-FINGER_COLORS = {"palm": (255, 255, 255), "thumb": (0, 0, 255), "index": (0, 200, 0),
-                 "middle": (255, 128, 0), "ring": (0, 220, 255), "pinky": (255, 0, 255)}
 TILE = 224
 
 
 def draw_skeleton(image_bgr: np.ndarray, keypoints: np.ndarray, visible: np.ndarray,
                   scale: float = 1.0) -> np.ndarray:
-    """Draw bones and joints (hollow where not visible) on a BGR image, in place."""
-    pts = [(int(round((x + 0.5) * scale - 0.5)), int(round((y + 0.5) * scale - 0.5)))
-           for x, y in keypoints]
-    for a, b in BONES:
-        cv2.line(image_bgr, pts[a], pts[b], FINGER_COLORS[FINGER_OF[b]], 1, cv2.LINE_AA)
-    for k, p in enumerate(pts):
-        cv2.circle(image_bgr, p, 2, FINGER_COLORS[FINGER_OF[k]], -1 if visible[k] else 1,
-                   cv2.LINE_AA)
-    return image_bgr
+    """Draw bones and joints (hollow where not visible) on a BGR image, in place; keypoints
+    are scaled by `scale` (pixel-centre convention) first. The look is `handlite.draw`'s."""
+    pts = (np.asarray(keypoints, np.float64) + 0.5) * scale - 0.5
+    return _draw(image_bgr, pts, visible=visible, channel_order="BGR", in_place=True)
 
 
 def contact_sheet(spec: str, out: str | Path, count: int = 36, cols: int = 6,

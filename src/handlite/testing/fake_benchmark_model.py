@@ -156,18 +156,23 @@ def main(argv: list[str] | None = None) -> None:
     rss0 = _rss_mb()
     t0 = time.perf_counter()
     import numpy as np
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-    kwargs = {"num_threads": flags["num_threads"]} if flags["num_threads"] > 0 else {}
+    from ai_edge_litert.interpreter import OpResolverType
+
+    from handlite.errors import ModelError
+    from handlite.tflite_session import TFLiteSession
+    options = {}
     if delegate != "xnnpack":
         # like the real tool, the CPU path without --use_xnnpack uses the builtin kernels
-        kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        options["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     try:
-        interp = Interpreter(model_path=graph, **kwargs)
-        interp.allocate_tensors()
-    except (ValueError, RuntimeError) as exc:
+        # LiteRT's own load messages stay on stderr, as the real tool's do
+        session = TFLiteSession(graph, flags["num_threads"] if flags["num_threads"] > 0 else None,
+                                quiet=False, interpreter_options=options)
+    except ModelError as exc:
         _fail(f"Failed to construct interpreter: {exc}")
+    interp = session.interpreter
     _say(f"Loaded model {graph}")
-    total = sum(1 for op in interp._get_ops_details() if op.get("op_name") != "DELEGATE")
+    total = sum(1 for op in session.ops() if op.get("op_name") != "DELEGATE")
     if delegate is not None:
         label, kind = _DELEGATE_NAMES[delegate]
         coverage = float((knobs.get("coverage") or {}).get(delegate, 1.0))
@@ -181,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
             _say("Created 1 GPU delegate kernels.")
     _say(f"The input model file size (MB): {os.path.getsize(graph) / 1e6:g}")
 
-    inputs = interp.get_input_details()
+    inputs = session.inputs
     rng = np.random.default_rng(0)
     given = dict(_split_value_files(flags["input_layer_value_files"]))
     names = {d["name"] for d in inputs}
@@ -244,7 +249,7 @@ def main(argv: list[str] | None = None) -> None:
          f"{warm_avg}Inference (avg): {sum(timed) / len(timed):g}")
     if flags["output_filepath"]:
         with open(flags["output_filepath"], "wb") as fh:
-            for d in interp.get_output_details():
+            for d in session.outputs:
                 fh.write(np.ascontiguousarray(interp.get_tensor(d["index"])).tobytes())
     _say("Note: as the benchmark tool itself affects memory footprint, the following is only "
          "APPROXIMATE to the actual memory footprint of the model at runtime. Take the "
@@ -255,19 +260,19 @@ def main(argv: list[str] | None = None) -> None:
     if flags["report_peak_memory_footprint"]:
         _say(f"Overall peak memory footprint (MB) via periodic monitoring: {rss_end:g}")
     if flags["enable_op_profiling"]:
-        _op_profile(interp, timed, first)
+        _op_profile(session, timed, first)
 
 
 _KERNEL_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "FULLY_CONNECTED")
 
 
-def _op_weights(interp) -> list[tuple[str, str, float]]:
+def _op_weights(session) -> list[tuple[str, str, float]]:
     """(node type, node name, weight) per op: output elements x weights per output channel,
     a stand-in for each op's share of the work (LiteRT's Python API has no op profiler)."""
     import numpy as np
-    tensors = {t["index"]: t for t in interp.get_tensor_details()}
+    tensors = {t["index"]: t for t in session.tensors()}
     rows = []
-    for op in interp._get_ops_details():
+    for op in session.ops():
         if op.get("op_name") == "DELEGATE":
             continue
         outs = [tensors[i] for i in op.get("outputs", []) if i in tensors]
@@ -285,14 +290,14 @@ def _op_weights(interp) -> list[tuple[str, str, float]]:
     return rows
 
 
-def _op_profile(interp, timed: list[int], first_us: int) -> None:
+def _op_profile(session, timed: list[int], first_us: int) -> None:
     """Print `Operator-wise Profiling Info` as the real tool's newer builds do.
 
     Each op's average is the measured mean invoke time split by `_op_weights`, so the ops add
     up to the measured invoke time (an apportionment, not a per-op measurement: said here
     because a phone's numbers are measured per op).
     """
-    rows = _op_weights(interp)
+    rows = _op_weights(session)
     total_w = sum(w for _, _, w in rows) or 1.0
     mean_ms = sum(timed) / len(timed) / 1000.0
     first_ms = first_us / 1000.0
