@@ -44,9 +44,10 @@ import cv2
 import numpy as np
 
 from handlite.data import hand_mesh
-from handlite.data.synthetic import (_SKIN, _atomic_write, _clutter, _random_rotation,
+from handlite.data.synthetic import (_SKIN, _clutter, _random_rotation,
                                      sample_pose)
 from handlite.errors import DataError, UsageError
+from handlite.io import atomic_write_bytes
 from handlite.keypoints import NUM_KEYPOINTS, mirror_keypoints
 
 DEFAULT_SIZE = 256
@@ -758,8 +759,9 @@ def _write_one(job) -> int:
                            [cv2.IMWRITE_JPEG_QUALITY, min(int(quality), s.jpeg_quality)])
     if not ok:  # pragma: no cover - OpenCV always encodes uint8 images
         raise DataError("JPEG encoding failed")
-    _atomic_write(stem.with_suffix(".jpg"), buf.tobytes())
-    _atomic_write(stem.with_suffix(".json"), json.dumps(_annotation(s, seed, i, size)).encode())
+    atomic_write_bytes(stem.with_suffix(".jpg"), buf.tobytes(), fsync=False)
+    atomic_write_bytes(stem.with_suffix(".json"),
+                       json.dumps(_annotation(s, seed, i, size)).encode(), fsync=False)
     return 1
 
 

@@ -23,9 +23,10 @@ from typing import TypeVar
 from handlite.device import shell as sh
 from handlite.device.server import parse_address
 from handlite.device.transport import (Device, DeviceEntry, FileStat, ProgressFn, ShellResult,
-                                       atomic_write, push_error)
+                                       push_error)
 from handlite.errors import (DeviceCommandError, DeviceNotFound, DeviceUnauthorized,
                              TransportError)
+from handlite.io import atomic_open
 
 T = TypeVar("T")
 IO_TIMEOUT = 30.0
@@ -223,7 +224,7 @@ class DirectDevice(Device):
             if progress:
                 progress(done[0], st.size)
         try:
-            with atomic_write(local) as f:
+            with atomic_open(local, fsync=False, mkdir=False) as f:
                 tmp = f.name
                 f.close()  # adb-shell opens the path itself
                 self._call(f"pull of {remote}", lambda d: d.pull(
