@@ -20,12 +20,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
+
 from handlite.device import shell as sh
 from handlite.device.server import parse_address
 from handlite.device.transport import (Device, DeviceEntry, FileStat, ProgressFn, ShellResult,
                                        push_error)
-from handlite.errors import (DeviceCommandError, DeviceNotFound, DeviceUnauthorized,
-                             TransportError)
+from handlite.errors import DeviceCommandError, DeviceNotFound, DeviceUnauthorized, TransportError
 from handlite.io import atomic_open
 
 T = TypeVar("T")
@@ -52,7 +53,6 @@ def _fast_checksums() -> None:
     """adb-shell sums every packet's bytes in a Python loop (2 ms per 200 KB: most of a
     push's CPU, since it negotiates the protocol version that still has checksums). Install
     the same sum computed by numpy (exact: uint32 cannot overflow below 16 MB packets)."""
-    import numpy as np
     from adb_shell import adb_device, adb_message
 
     original = adb_message.checksum
