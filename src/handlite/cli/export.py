@@ -7,8 +7,11 @@ from rich.table import Table
 
 from handlite.cli.common import (emit_json, err, human, json_option, parse_int_list,
                                  parse_str_list, print_table, progress)
-from handlite.errors import ExportError, ParityFailed
+from handlite.errors import ExportError, ModelError, ParityFailed
 from handlite.text import safe
+
+# handlite's library modules are imported inside the commands, on use: `handlite --help`
+# imports every command module, and should not load what only one command needs.
 
 
 def _bar():
@@ -216,7 +219,6 @@ def parity(model, tflite, data, count, junit_path, per_keypoint, as_json):
                                                      for r in report.results))
             human(as_json).print(kp_table)
     if report.errors:
-        from handlite.errors import ModelError
         raise ModelError("; ".join(e["error"] for e in report.errors))
     if not report.passed:
         failed = [r.variant for r in report.results if not r.passed]

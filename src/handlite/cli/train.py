@@ -6,9 +6,14 @@ import time
 from pathlib import Path
 
 import click
+from rich.markup import escape
+from rich.table import Table
 
 from handlite.cli.common import emit_json, err, human, json_option, print_table, progress
 from handlite.config import DEFAULTS
+
+# handlite's library modules are imported inside the commands, on use: `handlite --help`
+# imports every command module, and should not load what only one command needs.
 
 DATA_HELP = ("Data spec: synth:DIR | cmu:DIR | rhd:DIR | coco:ANNOTATIONS.json[:IMAGE_DIR] "
              "(evaluate also takes plain 'synth').")
@@ -158,8 +163,6 @@ def evaluate(model, data, size, count, plot, per_keypoint, compare, as_json) -> 
     if as_json:
         emit_json(result)
         return
-    from rich.markup import escape
-    from rich.table import Table
 
     con = human(as_json)
     table = Table(title=escape(f"{model} on {data} at {size}x{size} ({result['hands']} hands)"))
