@@ -19,6 +19,7 @@ import contextlib
 import io as _io
 import json
 import logging
+import os
 import time
 import warnings
 from collections.abc import Callable

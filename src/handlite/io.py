@@ -51,10 +51,11 @@ def utc_now() -> str:
 # ----------------------------------------------------------------------------- atomic writes
 @contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "wb", *, encoding: str | None = None,
-                fsync: bool = True, mkdir: bool = True) -> Iterator[IO]:
+                newline: str | None = None, fsync: bool = True, mkdir: bool = True
+                ) -> Iterator[IO]:
     """Open a temporary sibling of `path` for writing; on a clean exit it replaces `path`.
 
-    The file object is opened by name, so its `.name` is the temporary path: a tool that
+    `encoding` and `newline` are `open`'s (text mode). The file object is opened by name, so its `.name` is the temporary path: a tool that
     writes by path may close it and write there instead. `fsync` makes the data durable before the rename; `mkdir`
     creates missing parent folders (otherwise a missing folder raises FileNotFoundError).
     On any error the temporary file is removed and `path` is left as it was.
@@ -68,7 +69,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", *, encoding: str | No
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     os.close(fd)
     try:
-        with open(tmp, mode, encoding=encoding) as fh:
+        with open(tmp, mode, encoding=encoding, newline=newline) as fh:
             yield fh
             if not fh.closed:
                 fh.flush()

@@ -34,6 +34,7 @@ from handlite.data.pipeline import iterate_examples, make_dataset, normalize
 from handlite.data.sources import parse_spec, read_records
 from handlite.errors import DataError, ModelError, UsageError, choice_error
 from handlite.foreign import evaluate_foreign, load_foreign
+from handlite.io import atomic_open
 from handlite.metrics import keypoint_metrics, mean_hand_baseline
 from handlite.model import build_model, load_model
 
@@ -353,12 +354,10 @@ def _append_csv(path: Path, row: dict) -> None:
     rows = _read_log(path)
     fields = list(dict.fromkeys([*(rows[0].keys() if rows else []), *row.keys()]))
     rows.append({k: row.get(k, "") for k in fields})
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as fh:
+    with atomic_open(path, "w", newline="", fsync=False) as fh:
         writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, path)
 
 
 def validate(model, val, codec: HeatmapCodec) -> dict:

@@ -47,6 +47,7 @@ import sys
 import time
 from pathlib import Path
 
+from handlite.io import atomic_write_bytes
 from handlite.testing.shims import am as shim_am
 
 PACKAGE = "org.handlite.app"
@@ -165,10 +166,7 @@ def _crash(message: str) -> None:
 
 
 def _write(folder: Path, name: str, data: bytes) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{name}.tmp"
-    tmp.write_bytes(data)
-    os.replace(tmp, folder / name)  # a reader never sees half a file
+    atomic_write_bytes(folder / name, data, fsync=False)  # a reader never sees half a file
 
 
 def _dump_outputs(extras: dict) -> None:
