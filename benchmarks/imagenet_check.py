@@ -56,11 +56,11 @@ def main() -> None:
     args = ap.parse_args()
 
     from handlite import backbone
-    from handlite.model import set_weights_by_name
+    from handlite.model import classifier, set_weights_by_name
     from handlite.data.pipeline import normalize
 
     weights = backbone.imagenet_weights()
-    models = {pad: backbone.classifier(224, padding=pad) for pad in ("torch", "keras")}
+    models = {pad: classifier(224, padding=pad) for pad in ("torch", "keras")}
     for m in models.values():
         set_weights_by_name(m, weights)
     rows = []

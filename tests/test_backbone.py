@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from handlite import backbone
-from handlite.model import set_weights_by_name
+from handlite.model import classifier, set_weights_by_name
 from handlite.config import Normalization
 from handlite.errors import ModelError
 
@@ -179,7 +179,7 @@ def test_converted_classifier_names_the_photo(imagenet):
     padding) + its classifier: Grace Hopper in her navy uniform, with a bow tie and suit."""
     from handlite.data.pipeline import normalize
 
-    model = backbone.classifier(224, padding="torch")
+    model = classifier(224, padding="torch")
     assert set_weights_by_name(model, backbone.torchvision_to_keras(imagenet)) == 105
     p = _softmax(np.asarray(model(normalize(_grace_hopper()[None]), training=False))[0])
     top5 = list(np.argsort(-p)[:5])
@@ -193,11 +193,11 @@ def test_folding_the_normalisation_changes_nothing_inside_the_image(imagenet):
     from handlite.data.pipeline import normalize
 
     img = _grace_hopper()[None]
-    folded = backbone.classifier(224)
+    folded = classifier(224)
     set_weights_by_name(folded, backbone.torchvision_to_keras(imagenet))
     torch_norm = Normalization(mean=tuple(255 * m for m in backbone.TORCH_MEAN),
                                std=tuple(255 * s for s in backbone.TORCH_STD))
-    plain = backbone.classifier(224)
+    plain = classifier(224)
     set_weights_by_name(plain, backbone.torchvision_to_keras(imagenet, norm=torch_norm))
     ours = np.asarray(folded(normalize(img), training=False))[0]
     theirs = np.asarray(plain(normalize(img, torch_norm), training=False))[0]

@@ -14,6 +14,8 @@ import importlib.machinery
 import os
 import sys
 
+from handlite.io import redirect_fds
+
 _SILENCED = ("tensorflow", "ai_edge_litert")
 
 
@@ -25,16 +27,8 @@ class _QuietLoader(importlib.abc.Loader):
         return self._inner.create_module(spec)
 
     def exec_module(self, module):
-        sys.stderr.flush()
-        saved = os.dup(2)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, 2)
+        with redirect_fds((2,)):
             self._inner.exec_module(module)
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            os.close(devnull)
 
 
 class _QuietFinder(importlib.abc.MetaPathFinder):

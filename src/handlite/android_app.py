@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from handlite.device import push_verified
 from handlite.errors import CheckFailed, DeviceCommandError, InputError
 
 #: the Gradle project in a source checkout (src/handlite/android_app.py -> repo root)
@@ -140,8 +141,6 @@ def install_apk(device, apk: str | os.PathLike, *, timeout: float = 300.0) -> In
     """Install `apk` on `device` (a handlite.device Device): verified push, `pm install -r -t`.
 
     Raises DeviceCommandError with pm's reason (e.g. INSTALL_FAILED_UPDATE_INCOMPATIBLE)."""
-    from handlite.device import push_verified
-
     path = check_apk(apk)
     start = time.perf_counter()
     [pushed] = push_verified(device, [path], DEVICE_TMP + "/")

@@ -29,8 +29,8 @@ constant W * b moves into `bn_Conv1`'s moving mean. (Exact away from the image b
 one-pixel border the two differ in what the zero padding means.)
 
 Padding: PyTorch pads every stride-2 3x3 convolution by one pixel on each side, Keras'
-MobileNetV2 by one pixel at the bottom/right only. `classifier(padding=...)` builds the ImageNet
-network both ways; `benchmarks/imagenet_check.py` measures both on photos and the encoder uses
+MobileNetV2 by one pixel at the bottom/right only. `model.classifier(padding=...)` builds the
+ImageNet network both ways; `benchmarks/imagenet_check.py` measures both on photos and the encoder uses
 the one that reproduces torchvision's predictions (`model.ENCODER_PADDING`).
 """
 
@@ -48,7 +48,7 @@ import numpy as np
 
 from handlite.config import DEFAULTS
 from handlite.errors import ModelError
-from handlite.metadata import sha256_file
+from handlite.io import sha256_file
 
 #: torchvision's ImageNet MobileNetV2 checkpoint and where the setup puts it.
 CHECKPOINT_NAME = "mobilenet_v2-b0353104.pth"
@@ -305,20 +305,3 @@ def torchvision_to_keras(state: dict, norm=DEFAULTS.normalization
 def imagenet_weights(path: str | Path | None = None) -> dict[str, list[np.ndarray]]:
     """Converted weights from `path` (default: the installed checkpoint)."""
     return torchvision_to_keras(read_torch_checkpoint(path or default_checkpoint()))
-
-
-def classifier(size: int = 224, padding: str = "torch"):
-    """The full ImageNet MobileNetV2 (original strides, Conv_1, pooling, 1000-way softmax
-    logits) built from `model`'s encoder blocks, for checking the conversion."""
-    from handlite.model import _keras, encoder
-
-    keras = _keras()
-    layers = keras.layers
-    inputs = keras.Input((size, size, 3), name="image")
-    x = encoder(inputs, padding=padding, imagenet_strides=True)
-    x = layers.Conv2D(1280, 1, use_bias=False, name="Conv_1")(x)
-    x = layers.BatchNormalization(epsilon=KERAS_BN_EPS, name="Conv_1_bn")(x)
-    x = layers.ReLU(6.0, name="out_relu")(x)
-    x = layers.GlobalAveragePooling2D(name="pool")(x)
-    x = layers.Dense(1000, name="predictions")(x)
-    return keras.Model(inputs, x, name=f"mobilenet_v2_{padding}")

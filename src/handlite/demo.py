@@ -330,5 +330,5 @@ def run_demo(model: str | Path = DEFAULT_MODEL, out: str | Path = DEFAULT_OUT,
 
 
 def _json(obj) -> str:
-    from handlite.cli.common import to_json
+    from handlite.io import to_json
     return to_json(obj) + "\n"

@@ -31,6 +31,7 @@ import numpy as np
 from handlite.codec import DecodeSettings
 from handlite.config import DEFAULTS, Normalization
 from handlite.errors import ExportError, HandliteError, UsageError
+from handlite.io import debug_enabled, redirect_fds
 from handlite.metadata import (atomic_write_bytes, build_metadata, embed_metadata, sha256_file,
                                tensor_spec, utc_now)
 from handlite.reference import KerasReference
@@ -103,39 +104,19 @@ def _quiet_converter():
     the fast path is "deprecated" (chosen on purpose, see `convert`), and the calibrator
     warns about its own statistics. Errors still arrive as exceptions. HANDLITE_DEBUG shows
     everything (on stderr)."""
-    import sys
-
-    if os.environ.get("HANDLITE_DEBUG"):
-        sys.stdout.flush()
-        saved = os.dup(1)
-        os.dup2(2, 1)
-        try:
+    if debug_enabled():
+        with redirect_fds((1,), to=2):
             yield
-        finally:
-            sys.stdout.flush()
-            os.dup2(saved, 1)
-            os.close(saved)
         return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = (os.dup(1), os.dup(2))
-    sink = os.open(os.devnull, os.O_WRONLY)
     absl = logging.getLogger("absl")
     level = absl.level
     absl.setLevel(logging.ERROR)
     try:
-        os.dup2(sink, 1)
-        os.dup2(sink, 2)
-        with contextlib.redirect_stdout(_io.StringIO()), warnings.catch_warnings():
+        with redirect_fds((1, 2)), contextlib.redirect_stdout(_io.StringIO()), \
+                warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in (*saved, sink):
-            os.close(fd)
         absl.setLevel(level)
 
 

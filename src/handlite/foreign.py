@@ -22,13 +22,17 @@ u * N / S - 0.5 in handlite's. cv2.resize maps pixel centres the same way
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from handlite import _quiet
 from handlite.errors import ModelError
+from handlite.io import quiet
 from handlite.keypoints import NUM_KEYPOINTS
+from handlite.metrics import keypoint_metrics
 
 LANDMARK_VALUES = 3 * NUM_KEYPOINTS  # 21 x (x, y, z)
 
@@ -74,9 +78,6 @@ def to_crop_pixels(landmarks: np.ndarray, model_size: int, crop_size: int) -> np
 
 def load_foreign(path: str | Path, threads: int = 1) -> ForeignModel:
     """Open a MediaPipe-style landmark .tflite; ModelError in one line when it is not one."""
-    from handlite import _quiet
-    from handlite.tflite_info import quiet_fd2
-
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"foreign model not found: {path}")
@@ -84,7 +85,7 @@ def load_foreign(path: str | Path, threads: int = 1) -> ForeignModel:
     from ai_edge_litert.interpreter import Interpreter
 
     try:
-        with quiet_fd2():  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" notice
+        with quiet():  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" notice
             interp = Interpreter(model_path=str(path), num_threads=threads)
             interp.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
@@ -116,10 +117,6 @@ def evaluate_foreign(path: str | Path, images: np.ndarray, keypoints: np.ndarray
                      visible: np.ndarray, head_size: np.ndarray | None = None,
                      threads: int = 1) -> dict:
     """`metrics.keypoint_metrics` of a foreign model on the given crops (crop px)."""
-    import time
-
-    from handlite.metrics import keypoint_metrics
-
     model = load_foreign(path, threads)
     start = time.perf_counter()
     pred = model.predict(images)

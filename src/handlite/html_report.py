@@ -19,6 +19,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
+from handlite.io import atomic_write_text, utc_now
 from handlite.report import _model_label, _target_label, group_by_target
 
 _CSS = """
@@ -151,7 +154,6 @@ def _bars(title: str, items: Sequence[tuple[str, float]], unit: str) -> str:
 def _boxes(records: Sequence[Mapping[str, Any]]) -> str:
     """Latency box plots (quartiles, whiskers at min/max) from raw samples, else a
     min/median/max range, on one shared ms axis."""
-    import numpy as np
     rows = []
     for r in records:
         if r.get("status") != "ok":
@@ -235,7 +237,6 @@ def _parity(records: Sequence[Mapping[str, Any]]) -> str:
 def render_html(records: Sequence[Mapping[str, Any]], sources: Sequence[str] = (),
                 title: str = "handlite benchmark report") -> str:
     """The whole report as one HTML document (string)."""
-    from handlite.bench.store import utc_now
     body = [f"<h1>{_e(title)}</h1><p class='note'>{len(records)} records from "
             f"{_e(', '.join(map(str, sources)) or 'memory')}; generated {_e(utc_now())}. "
             "Latencies: pipeline median where timed, else invoke; fps = 1000 / median.</p>"]
@@ -262,6 +263,5 @@ def render_html(records: Sequence[Mapping[str, Any]], sources: Sequence[str] = (
 def write_html(records: Sequence[Mapping[str, Any]], out: str, sources: Sequence[str] = ()
                ) -> str:
     """Write the report to `out` atomically; returns the path."""
-    from handlite.bench.store import write_text_atomic
-    write_text_atomic(out, render_html(records, sources))
+    atomic_write_text(out, render_html(records, sources))
     return out

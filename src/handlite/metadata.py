@@ -12,11 +12,7 @@ model that has none, e.g. a foreign one).
 
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +20,8 @@ from handlite import __version__
 from handlite.codec import DecodeSettings
 from handlite.config import DEFAULTS, Normalization
 from handlite.errors import ModelError
+# sha256_file and atomic_write_bytes are imported from here by exporters and readers
+from handlite.io import atomic_write_bytes, sha256_file, utc_now  # noqa: F401
 from handlite.keypoints import BONES, KEYPOINT_NAMES, NUM_KEYPOINTS
 
 FORMAT = "handlite.model/1"
@@ -36,19 +34,6 @@ REQUIRED_KEYS = ("format", "handlite_version", "variant", "input_size", "precisi
                  "channel_order", "normalization", "input", "output", "stride", "heatmap_size",
                  "num_keypoints", "keypoint_names", "skeleton", "sigma", "decode",
                  "source_model_sha256", "created_utc")
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def utc_now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace(
-        "+00:00", "Z")
 
 
 def tensor_spec(name: str, shape, dtype: str, scale: float | None = None,
@@ -197,6 +182,11 @@ def read_metadata(source: str | Path | bytes | bytearray, *, required: bool = Fa
         if required:
             raise ModelError(f"{where} has no handlite metadata (was it exported by handlite?)")
         return None
+    return decode_metadata(raw, where)
+
+
+def decode_metadata(raw: bytes, where: str = "model") -> dict:
+    """The validated document from the raw bytes of a `handlite` metadata entry."""
     try:
         meta = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -204,20 +194,38 @@ def read_metadata(source: str | Path | bytes | bytearray, *, required: bool = Fa
     return validate_metadata(meta, where)
 
 
-def atomic_write_bytes(path: str | Path, data: bytes | bytearray) -> None:
-    """Write a file so a reader never sees half of it (temp file in the same folder + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def sniff_metadata(data: bytes | bytearray) -> dict | None:
+    """Best effort, never raises: the handlite metadata of .tflite bytes, or None.
+
+    A model the flatbuffer reader accepts is read by `read_metadata` (validated). For bytes
+    it refuses (a truncated or hand-made file) the `handlite.model/1` JSON is looked for in
+    the raw bytes instead, since the exporter stores it verbatim; such a document is returned
+    as found, unvalidated, so that callers take only the fields they need from it.
+    """
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return read_metadata(bytes(data))
+    except ModelError:
+        return _scan_metadata(bytes(data))
+
+
+def _scan_metadata(data: bytes) -> dict | None:
+    marker = FORMAT.encode("ascii")
+    at = data.find(marker)
+    if at < 0:
+        return None
+    decoder = json.JSONDecoder()
+    start = at
+    for _ in range(64):  # the opening brace is at most a few fields before the format key
+        start = data.rfind(b"{", max(0, at - 65536), start)
+        if start < 0:
+            return None
+        try:
+            obj, _end = decoder.raw_decode(data[start:].decode("utf-8", errors="replace"))
+        except ValueError:
+            continue
+        if isinstance(obj, dict) and obj.get("format") == FORMAT:
+            return obj
+    return None
 
 
 def write_metadata(path: str | Path, meta: dict) -> None:

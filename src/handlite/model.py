@@ -27,6 +27,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from handlite import backbone
 from handlite.config import DEFAULTS
 from handlite.errors import ModelError, UsageError
 from handlite.keypoints import NUM_KEYPOINTS
@@ -135,6 +136,21 @@ def encoder(inputs, padding: str = ENCODER_PADDING, imagenet_strides: bool = Fal
     return x
 
 
+def classifier(size: int = 224, padding: str = "torch"):
+    """The full ImageNet MobileNetV2 (original strides, Conv_1, pooling, 1000-way softmax
+    logits) built from the encoder blocks, for checking `backbone`'s weight conversion."""
+    keras = _keras()
+    layers = keras.layers
+    inputs = keras.Input((size, size, 3), name="image")
+    x = encoder(inputs, padding=padding, imagenet_strides=True)
+    x = layers.Conv2D(1280, 1, use_bias=False, name="Conv_1")(x)
+    x = layers.BatchNormalization(epsilon=backbone.KERAS_BN_EPS, name="Conv_1_bn")(x)
+    x = layers.ReLU(6.0, name="out_relu")(x)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    x = layers.Dense(1000, name="predictions")(x)
+    return keras.Model(inputs, x, name=f"mobilenet_v2_{padding}")
+
+
 def model_padding(model) -> str:
     """The stride-2 padding a built network uses ('torch' when the stem is padded apart)."""
     return "torch" if any(layer.name == "Conv1_pad" for layer in model.layers) else "keras"
@@ -184,8 +200,6 @@ def load_backbone_weights(model, source: str | Path) -> int:
     (no top) weights file read through `keras.applications.MobileNetV2`. Nothing is
     downloaded; a file that does not fit raises ModelError.
     """
-    from handlite import backbone
-
     if str(source) == "imagenet" or Path(source).suffix in (".pth", ".pt"):
         path = None if str(source) == "imagenet" else Path(source)
         if path is not None and not path.is_file():

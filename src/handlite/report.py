@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.table import Table
 
+from handlite.bench.op_profile import diff_profiles, top_ops
 from handlite.text import safe
 
 
@@ -119,7 +120,6 @@ def _op_name(name: Any) -> str:
 def op_tables(records: Sequence[Mapping[str, Any]], top: int = 10) -> list[Table]:
     """Per record with an op profile: its `top` slowest ops (ms per inference, share, and the
     cumulative share), then the time per node type."""
-    from handlite.bench.op_profile import top_ops
     tables = []
     for r in records:
         profile = r.get("op_profile")
@@ -149,7 +149,6 @@ def op_tables(records: Sequence[Mapping[str, Any]], top: int = 10) -> list[Table
 def op_diff_table(old: Mapping[str, Any], new: Mapping[str, Any], by: str = "node_type",
                   top: int = 10) -> Table:
     """Where the time moved between two records' op profiles (per node type or op name)."""
-    from handlite.bench.op_profile import diff_profiles
     s = new.get("settings") or {}
     table = Table(title=safe(f"op profile {_model_label(new)} {s.get('delegate')} "
                              f"t{s.get('threads')} on {_target_label(new)}: old -> new"),

@@ -19,7 +19,6 @@ A file that is not a readable TFLite model raises ModelError (one line, exit 2).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import math
 from collections import Counter
@@ -29,8 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from handlite.errors import ModelError
-from handlite.metadata import METADATA_NAME, TFLITE_IDENTIFIER, read_metadata_entries, \
-    validate_metadata
+from handlite.io import quiet
+from handlite.metadata import METADATA_NAME, TFLITE_IDENTIFIER, decode_metadata, \
+    read_metadata_entries
 
 #: Builtin ops the TFLite GPU delegate can take (its operation parser table).
 GPU_OPS = frozenset({
@@ -204,13 +204,7 @@ def inspect_tflite(path: str | Path) -> ModelInfo:
                 params += int(math.prod(int(v) for v in t.shape))
 
     entries = read_metadata_entries(data, where)
-    meta = None
-    if METADATA_NAME in entries:
-        import json
-        try:
-            meta = validate_metadata(json.loads(entries[METADATA_NAME].decode("utf-8")), where)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise ModelError(f"{where}: handlite metadata is not valid JSON") from exc
+    meta = decode_metadata(entries[METADATA_NAME], where) if METADATA_NAME in entries else None
     return ModelInfo(
         path=where, bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
         subgraphs=len(model.subgraphs),
@@ -237,26 +231,11 @@ def _gpu_reason(name, op, tensors, buffers, types) -> str | None:
     return None
 
 
-@contextlib.contextmanager
 def quiet_fd2():
     """LiteRT's C++ side prints "INFO: Created TensorFlow Lite XNNPACK delegate" to fd 2 on
-    every interpreter; keep it out of the one-line-per-result CLI output."""
-    import os
-    import sys
-
-    if os.environ.get("HANDLITE_DEBUG"):
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    every interpreter; keep it out of the one-line-per-result CLI output (a context manager;
+    HANDLITE_DEBUG shows it)."""
+    return quiet((2,))
 
 
 def _check_loads(data: bytes, where: str) -> None:

@@ -27,7 +27,16 @@ import numpy as np
 
 from handlite.codec import HeatmapCodec
 from handlite.config import DEFAULTS
-from handlite.errors import ModelError, UsageError, choice_error
+from handlite.data import load_eval_set
+from handlite.data.coco import split_coco_spec
+from handlite.data.crops import PAPER_AUGMENT, make_crop
+from handlite.data.pipeline import iterate_examples, make_dataset, normalize
+from handlite.data.sources import parse_spec, read_records
+from handlite.errors import DataError, ModelError, UsageError, choice_error
+from handlite.foreign import evaluate_foreign, load_foreign
+from handlite.io import atomic_open
+from handlite.metrics import keypoint_metrics, mean_hand_baseline
+from handlite.model import build_model, load_model
 
 OPTIMIZERS = ("adadelta", "adam", "sgd")
 #: Learning rates when none is given. ADADELTA's 1.0 is Zeiler's formulation (the paper's
@@ -123,12 +132,9 @@ class TrainConfig:
 
     def _check_data(self) -> None:
         # before keras loads (seconds): a mistyped folder fails at once, not after the import
-        from handlite.data.sources import parse_spec
-        from handlite.errors import DataError
         for spec in self.data if isinstance(self.data, (list, tuple)) else [self.data]:
             kind, path = parse_spec(str(spec))
             if kind == "coco":
-                from handlite.data.coco import split_coco_spec
                 where = Path(split_coco_spec(path)[0]) if path else None
                 if where is None or not where.is_file():
                     raise DataError(f"COCO annotation file not found: {where}")
@@ -149,8 +155,6 @@ class TrainConfig:
 
 def _split(records, cfg: TrainConfig):
     """(train, validation) records: --val if given, else a seeded share of the data."""
-    from handlite.data.sources import read_records
-
     if cfg.val:
         return records, read_records(cfg.val, limit=cfg.val_count)
     n_val = min(cfg.val_count, int(round(len(records) * cfg.val_split)))
@@ -279,8 +283,6 @@ def _lean_copy(model):
 def predict_keypoints(model, images_uint8: np.ndarray, codec: HeatmapCodec,
                       batch: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(N, S, S, 3) uint8 RGB crops -> (keypoints (N, K, 2) px, scores (N, K), maps)."""
-    from handlite.data.pipeline import normalize
-
     maps = []
     for i in range(0, len(images_uint8), batch):
         x = normalize(images_uint8[i:i + batch])
@@ -312,9 +314,6 @@ def _read_log(path: Path) -> list[dict]:
 
 def _bn_batches(records, codec: HeatmapCodec, cfg: TrainConfig, epoch: int):
     """`cfg.bn_batches` augmented training batches (inputs only), seeded per epoch."""
-    from handlite.data.crops import PAPER_AUGMENT
-    from handlite.data.pipeline import iterate_examples
-
     examples = iterate_examples(records, codec, seed=cfg.seed * 1000 + epoch + 104729,
                                 augment=PAPER_AUGMENT if cfg.augment else None)
     for _ in range(cfg.bn_batches):
@@ -355,18 +354,14 @@ def _append_csv(path: Path, row: dict) -> None:
     rows = _read_log(path)
     fields = list(dict.fromkeys([*(rows[0].keys() if rows else []), *row.keys()]))
     rows.append({k: row.get(k, "") for k in fields})
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as fh:
+    with atomic_open(path, "w", newline="", fsync=False) as fh:
         writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, path)
 
 
 def validate(model, val, codec: HeatmapCodec) -> dict:
     """val = (images uint8, keypoints, visible, targets) -> val_loss and keypoint metrics."""
-    from handlite.metrics import keypoint_metrics
-
     images, keypoints, visible, targets = val
     pred, _, maps = predict_keypoints(model, images, codec)
     m = keypoint_metrics(pred, keypoints, visible)
@@ -376,8 +371,6 @@ def validate(model, val, codec: HeatmapCodec) -> dict:
 
 
 def _prepare_validation(records, codec: HeatmapCodec):
-    from handlite.data.crops import make_crop
-
     if not records:
         return None
     crops = [make_crop(r, codec.input_size) for r in records]
@@ -417,11 +410,6 @@ def train(cfg: TrainConfig, report=lambda event, payload: None) -> dict:
     """
     cfg.check()
     import keras
-
-    from handlite.data.crops import PAPER_AUGMENT
-    from handlite.data.pipeline import make_dataset
-    from handlite.data.sources import read_records
-    from handlite.model import build_model, load_model
 
     out, run = cfg.paths()
     run.mkdir(parents=True, exist_ok=True)
@@ -506,13 +494,7 @@ def evaluate(model_path: str, data: str, size: int = DEFAULTS.model.input_size,
     """Keypoint metrics of a .keras model on a data spec at input `size` (see `metrics`);
     `compare`: foreign landmark .tflite files scored on the very same crops (`foreign.py`),
     listed under "compare"."""
-    from handlite.data import load_eval_set
-    from handlite.metrics import keypoint_metrics, mean_hand_baseline
-    from handlite.model import load_model
-
     if compare:
-        from handlite.foreign import load_foreign
-
         for path in compare:  # a bad foreign file fails before the long part
             load_foreign(path)
     model = load_model(model_path, input_size=size)
@@ -526,7 +508,5 @@ def evaluate(model_path: str, data: str, size: int = DEFAULTS.model.input_size,
     out = {"model": str(model_path), "data": data, "size": size, **result,
            "baseline_mean_hand": baseline, "predict_seconds": round(seconds, 2)}
     if compare:
-        from handlite.foreign import evaluate_foreign
-
         out["compare"] = [evaluate_foreign(path, *eval_set) for path in compare]
     return out

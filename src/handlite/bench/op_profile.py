@@ -22,6 +22,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from handlite.bench.parser import strip_prefixes
 from handlite.errors import ParseError
 
 _SECTION = re.compile(r"^=+\s*(?P<title>[^=]+?)\s*=+$")
@@ -73,8 +74,6 @@ def parse_op_profile(text: str) -> dict[str, Any] | None:
     """{'format', 'ops': [...], 'by_type': [...], 'total_avg_ms', 'nodes'} or None when the
     output holds no op profile. Rows: see the module docstring (`start_ms` only from old
     tools)."""
-    from handlite.bench.parser import strip_prefixes
-
     lines = [strip_prefixes(raw)[0] for raw in text.splitlines()]
     # which block: the regular runs' one if the tool printed several
     begin = 0

@@ -22,6 +22,7 @@ from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from handlite.bench.stats import relative_spread
 from handlite.errors import UsageError, choice_error
 
 DURATION_SLACK = 0.9
@@ -95,7 +96,6 @@ def violations(stats: Mapping[str, Any] | None, rules: RunRules,
         if len(values) < rules.repeats:
             reasons.append(f"{len(values)} repeats < {rules.repeats}")
         elif rules.max_spread is not None:
-            from handlite.bench.stats import relative_spread
             spread = relative_spread(values)
             if spread is not None and spread > rules.max_spread:
                 reasons.append(f"repeats disagree by {spread * 100:.1f}% > "

@@ -10,7 +10,6 @@ the next append starts a fresh line after it, and readers skip such a line with 
 from __future__ import annotations
 
 import csv
-import datetime as _dt
 import fcntl
 import hashlib
 import io
@@ -24,7 +23,13 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from handlite.bench.stats import empty_stats
 from handlite.errors import InputError, UsageError, choice_error
+# sha256_file, utc_now and write_text_atomic are also used from here by runners and reports
+from handlite.io import atomic_write_text as write_text_atomic  # noqa: F401
+from handlite.io import sha256_file, to_json_line, utc_now  # noqa: F401
+from handlite.metadata import sniff_metadata
+from handlite.variants import PRECISIONS  # as in file names like handlite_224_int8.tflite
 
 SCHEMA = "handlite.bench/1"
 RUNNERS = ("host", "benchmark_model", "app")
@@ -34,48 +39,12 @@ DELEGATES = ("cpu", "xnnpack", "gpu", "gpu-fp32", "nnapi")
 #: ok: measured; failed: did not run or could not be read; invalid: ran, but the tool printed
 #: numbers that cannot be real (negative, non-finite, min > max...): kept with the reason
 STATUSES = ("ok", "failed", "invalid")
-#: precisions of the variant table, as they appear in file names like handlite_224_int8.tflite
-PRECISIONS = ("float32", "float16", "dynamic", "int8")
 
 _log = logging.getLogger("handlite.bench.store")
 _append_lock = threading.Lock()
 _VARIANT_RE = re.compile(r"(?P<size>\d{2,4})_(?P<precision>" + "|".join(PRECISIONS) + r")\b")
-_MODEL_FORMAT = b"handlite.model/1"
 
 Warn = Callable[[str], None]
-
-
-def utc_now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _embedded_metadata(data: bytes) -> dict | None:
-    # The exporter stores `handlite.model/1` JSON verbatim in a flatbuffer buffer, so a byte
-    # search finds it without loading the model or importing the runtime.
-    at = data.find(_MODEL_FORMAT)
-    if at < 0:
-        return None
-    decoder = json.JSONDecoder()
-    start = at
-    for _ in range(64):
-        start = data.rfind(b"{", max(0, at - 65536), start)
-        if start < 0:
-            return None
-        try:
-            obj, _end = decoder.raw_decode(data[start:].decode("utf-8", errors="replace"))
-        except ValueError:
-            continue
-        if isinstance(obj, dict) and obj.get("format") == "handlite.model/1":
-            return obj
-    return None
 
 
 def model_info(path: str | os.PathLike) -> dict[str, Any]:
@@ -91,7 +60,7 @@ def model_info(path: str | os.PathLike) -> dict[str, Any]:
     info: dict[str, Any] = {"path": str(p), "name": p.name,
                             "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
                             "variant": None, "input_size": None, "precision": None}
-    meta = _embedded_metadata(data)
+    meta = sniff_metadata(data)
     if meta:
         info["variant"] = meta.get("variant")
         info["input_size"] = meta.get("input_size")
@@ -148,7 +117,6 @@ def make_record(*, model: Mapping[str, Any], target: Mapping[str, Any],
         raise UsageError("target lacks an id")
     if not model.get("sha256"):
         raise UsageError("model lacks a sha256")
-    from handlite.bench.stats import empty_stats
     delegation = dict(delegation or {"delegated_nodes": None, "total_nodes": None,
                                      "partial": False})
     samples = {"invoke": [], "preprocess": [], "decode": []}
@@ -176,8 +144,7 @@ def make_record(*, model: Mapping[str, Any], target: Mapping[str, Any],
 
 
 def _encode(record: Mapping[str, Any]) -> bytes:
-    from handlite.cli.common import _jsonable  # one NaN/numpy policy for all JSON we write
-    line = json.dumps(_jsonable(record), allow_nan=False, separators=(",", ":"))
+    line = to_json_line(record)  # the one NaN/numpy policy for all JSON handlite writes
     if "\n" in line:  # cannot happen with json.dumps, but a split record would be torn
         raise InputError("record serialises to more than one line")
     return (line + "\n").encode("utf-8")
@@ -313,15 +280,3 @@ def to_csv(records: Iterable[Mapping[str, Any]]) -> str:
         row = ["" if (v := dig(record, path)) is None else v for _, path in CSV_COLUMNS]
         writer.writerow(row + [";".join(record.get("flags") or [])])
     return buf.getvalue()
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write a whole file via a temporary sibling and rename (never a half-written file)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, p)

@@ -9,6 +9,9 @@ from handlite.text import safe
 from handlite.cli.common import emit_json, human, json_option
 from handlite.cli.device import DeviceOptions, device_options, on_each_device, raise_failures
 
+# handlite's library modules are imported inside the commands, on use: `handlite --help`
+# imports every command module, and should not load what only one command needs.
+
 
 @click.group()
 def app() -> None:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from handlite.cli.common import (emit_json, err, human, json_option, out, parse_int_list,
-                                parse_str_list, print_table, progress)
+                                 parse_str_list, print_table, progress)
 from handlite.cli.device import device_options
+from handlite.errors import UsageError
 from handlite.text import safe
+
+# handlite's library modules are imported inside the commands, on use: `handlite --help`
+# imports every command module, and should not load what only one command needs.
 
 
 class _BenchGroup(click.Group):
@@ -129,7 +135,6 @@ def run_cmd(models, device_opts, threads, delegate, runner, benchmark_binary, pa
     """Benchmark MODELS on --device (every model x threads x delegate); --device host
     benchmarks this machine."""
     from handlite.bench.rules import resolve, runs_for
-    from handlite.errors import UsageError
     thread_list = parse_int_list(threads, "--threads") or [1]
     delegates = parse_str_list(delegate) or ["cpu"]
     rules = resolve(rules_name, min_secs, min_runs, repeats)
@@ -146,7 +151,6 @@ def run_cmd(models, device_opts, threads, delegate, runner, benchmark_binary, pa
         return
     if check_parity and not reference:
         raise UsageError("--check-parity needs --reference MODEL.keras")
-    from pathlib import Path
 
     from handlite.bench.hygiene import HygieneSettings
     from handlite.bench.runners import RunSettings, make_runner
@@ -219,7 +223,6 @@ def _render(records, as_json, extra) -> None:
 
 def _run_host(models, threads, delegates, runs, warmup, min_secs, out_file, as_json,
               allow_nan=False, rules=None, resume=False) -> None:
-    from handlite.errors import UsageError
     if delegates not in (["cpu"], ["xnnpack"]):
         raise UsageError("the host benchmark runs the CPU (XNNPACK) kernels only")
     try:

@@ -8,18 +8,22 @@ Conventions (every command follows them):
 
 from __future__ import annotations
 
-import json
-import math
-import sys
+import io
 from collections.abc import Callable
 from typing import Any
 
 import click
+from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
+from rich.table import Table
 
 from handlite.errors import UsageError
+# the JSON policy lives on the ground floor (library modules write JSON too); commands use it
+# from here
+from handlite.io import jsonable as _jsonable, to_json  # noqa: F401
 
 #: Human output (tables). Goes to stdout unless the command runs with --json.
 out = Console(highlight=False)
@@ -31,32 +35,6 @@ def json_option(f: Callable) -> Callable:
     """Add `--json` to a command (machine-readable output on stdout)."""
     return click.option("--json", "as_json", is_flag=True,
                         help="Print machine-readable JSON on stdout (nothing else there).")(f)
-
-
-def _jsonable(obj: Any) -> Any:
-    # numpy scalars/arrays and paths appear in results; NaN/Inf become null so the output
-    # stays valid JSON for strict parsers.
-    try:
-        import numpy as np
-        if isinstance(obj, np.ndarray):
-            return [_jsonable(v) for v in obj.tolist()]
-        if isinstance(obj, np.generic):
-            obj = obj.item()
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if hasattr(obj, "__fspath__"):
-        return str(obj)
-    return obj
-
-
-def to_json(obj: Any) -> str:
-    return json.dumps(_jsonable(obj), indent=2, allow_nan=False)
 
 
 def emit_json(obj: Any) -> None:
@@ -71,10 +49,6 @@ def print_table(console: Console, table: Any) -> None:
     A pipe or file (CI logs, `| less`, `> out.txt`) gets a markdown layout as wide as its
     content, one row a line: readable, greppable, and pasteable into a PR.
     """
-    from rich import box
-    from rich.measure import Measurement
-    from rich.table import Table
-
     if not isinstance(table, Table):
         console.print(table)
         return
@@ -87,7 +61,6 @@ def print_table(console: Console, table: Any) -> None:
     table.show_edge = True
     wide = console.options.update(width=100_000)
     need = Measurement.get(console, wide, table).maximum
-    import io
     buf = io.StringIO()
     Console(file=buf, width=max(need, 20), highlight=False, no_color=True,
             force_terminal=False, soft_wrap=False).print(table)

@@ -8,6 +8,9 @@ import click
 
 from handlite.cli.common import emit_json, err, human, json_option, progress
 
+# handlite's library modules are imported inside the commands, on use: `handlite --help`
+# imports every command module, and should not load what only one command needs.
+
 
 @click.group()
 def data() -> None:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+from rich.table import Table
 
 from handlite.cli.common import emit_json, err, human, json_option, print_table, progress
+
+# handlite's library modules are imported inside the commands, on use: `handlite --help`
+# imports every command module, and should not load what only one command needs.
 
 
 @click.command()
@@ -27,11 +33,7 @@ from handlite.cli.common import emit_json, err, human, json_option, print_table,
 def demo(model_path, model_112, out_dir, count, runs, warmup, threads, as_json):
     """The main job in one command: export all variants of MODEL, check parity against Keras,
     measure accuracy and host speed, and print one table (report.md and plots in --out)."""
-    from rich.table import Table
-
     from handlite.demo import DemoSettings, check_model, run_demo
-
-    from pathlib import Path
 
     check_model(model_path)  # fail in one line before any progress display starts
     per_size = {}

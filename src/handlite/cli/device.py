@@ -16,8 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import click
+from rich.table import Table
 
 from handlite.cli.common import emit_json, err, human, json_option, print_table, progress
+from handlite.device import TRANSPORTS, connect, describe, push_verified
 from handlite.device.push import DEFAULT_DEST
 from handlite.errors import CheckFailed, HandliteError
 from handlite.text import one_line, safe
@@ -38,15 +40,11 @@ class DeviceOptions:
 
     def open(self) -> list:
         """The chosen ready devices (handlite.device.connect)."""
-        from handlite.device import connect
-
         return connect(self.device, **self.kwargs())
 
 
 def device_options(f: Callable) -> Callable:
     """Add the shared device options; the command receives them as `device_opts`."""
-    from handlite.device import TRANSPORTS
-
     @functools.wraps(f)
     def wrapper(*args, device, transport, connect_addr, adb_servers, **kwargs):
         opts = DeviceOptions(device, transport, connect_addr, tuple(adb_servers))
@@ -107,10 +105,6 @@ def _mb(n: int | None) -> str:
 def devices(device_opts: DeviceOptions, as_json: bool) -> None:
     """List devices with model, SoC, ABIs, Android version, CPU clusters, thermal, battery
     and free space (null where a device does not say)."""
-    from rich.table import Table
-
-    from handlite.device import describe
-
     infos = describe(device_opts.device, **device_opts.kwargs())
     if as_json:
         emit_json({"devices": infos})
@@ -160,10 +154,6 @@ def push(files: tuple[str, ...], dest: str, force: bool, device_opts: DeviceOpti
          as_json: bool) -> None:
     """Push FILES to device(s), verified by sha256 (else md5, else size) on the device;
     files the device already has with the same hash are skipped."""
-    from rich.table import Table
-
-    from handlite.device import push_verified
-
     targets = device_opts.open()
     # Bars only on a terminal: in logs and pipes they are noise (and a stray blank line).
     bar = progress(transient=True) if err.is_terminal else None

@@ -5,10 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
+from rich.table import Table
 
 from handlite.cli.common import emit_json, human, json_option, print_table
 from handlite.cli.train import DATA_HELP
 from handlite.config import DEFAULTS
+
+# handlite's library modules are imported inside the commands, on use: `handlite --help`
+# imports every command module, and should not load what only one command needs.
 
 
 @click.command()
@@ -40,8 +45,6 @@ def evaluate(model, data, size, count, plot, per_keypoint, compare, as_json) -> 
     if as_json:
         emit_json(result)
         return
-    from rich.markup import escape
-    from rich.table import Table
 
     con = human(as_json)
     table = Table(title=escape(f"{model} on {data} at {size}x{size} ({result['hands']} hands)"))

@@ -10,6 +10,9 @@ from handlite.cli.common import (emit_json, human, json_option, parse_int_list, 
 from handlite.errors import ExportError
 from handlite.text import safe
 
+# handlite's library modules are imported inside the commands, on use: `handlite --help`
+# imports every command module, and should not load what only one command needs.
+
 
 def _mb(n: int | None) -> str:
     return "-" if n is None else f"{n / 1e6:.2f} MB"

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from handlite import __version__
+from handlite import __version__, _quiet
 from handlite.errors import EXIT_BAD_INPUT, HandliteError
 from handlite.text import one_line
 
@@ -73,7 +73,6 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
     if not debug:
         # TensorFlow's C++ and Python logs drown the one-line messages users need.
-        from handlite import _quiet
         _quiet.install()
 
 
@@ -81,7 +80,6 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or bool(
         os.environ.get("HANDLITE_DEBUG"))
     if not debug:
-        from handlite import _quiet
         _quiet.install()
     try:
         rc = cli.main(args=argv, prog_name="handlite", standalone_mode=False)

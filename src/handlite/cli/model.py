@@ -8,6 +8,9 @@ from rich.table import Table
 from handlite.cli.common import emit_json, human, json_option, print_table
 from handlite.config import DEFAULTS
 
+# handlite's library modules are imported inside the commands, on use: `handlite --help`
+# imports every command module, and should not load what only one command needs.
+
 
 @click.group()
 def model() -> None:

@@ -6,8 +6,11 @@ import click
 from rich.table import Table
 
 from handlite.cli.common import emit_json, human, json_option, print_table, terminal_progress
-from handlite.errors import ParityFailed
+from handlite.errors import ModelError, ParityFailed
 from handlite.text import safe
+
+# handlite's library modules are imported inside the commands, on use: `handlite --help`
+# imports every command module, and should not load what only one command needs.
 
 
 @click.command()
@@ -86,7 +89,6 @@ def parity(model, tflite, data, count, junit_path, per_keypoint, as_json):
                                                      for r in report.results))
             human(as_json).print(kp_table)
     if report.errors:
-        from handlite.errors import ModelError
         raise ModelError("; ".join(e["error"] for e in report.errors))
     if not report.passed:
         failed = [r.variant for r in report.results if not r.passed]

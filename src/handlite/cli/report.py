@@ -7,6 +7,9 @@ import click
 from handlite.cli.common import emit_json, err, json_option
 from handlite.text import safe
 
+# handlite's library modules are imported inside the commands, on use: `handlite --help`
+# imports every command module, and should not load what only one command needs.
+
 
 @click.command("report")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))

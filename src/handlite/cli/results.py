@@ -5,7 +5,12 @@ from __future__ import annotations
 import click
 
 from handlite.cli.common import emit_json, err, human, json_option, out, print_table
+from handlite.errors import RegressionFound
+from handlite.io import atomic_write_text
 from handlite.text import safe
+
+# handlite's library modules are imported inside the commands, on use: `handlite --help`
+# imports every command module, and should not load what only one command needs.
 
 
 def _read(path: str) -> list[dict]:
@@ -62,7 +67,6 @@ def compare_cmd(old: str, new: str, ops: bool, ops_by: str, threshold: str,
     """Compare NEW against OLD cell by cell; exit 1 only on significant regressions
     (change above --threshold and a bootstrap 95% interval of new/old above 1)."""
     from handlite.bench.compare import compare, parse_threshold
-    from handlite.errors import RegressionFound
     old_records, new_records = _read(old), _read(new)
     result = compare(old_records, new_records, parse_threshold(threshold))
     pairs = []
@@ -120,10 +124,10 @@ def plot(file: str, out_dir: str, as_json: bool) -> None:
               help="Write here (atomically) instead of stdout.")
 def export(file: str, as_csv: bool, out_file: str | None) -> None:
     """Records as CSV (one row per record, flat columns)."""
-    from handlite.bench.store import to_csv, write_text_atomic
+    from handlite.bench.store import to_csv
     text = to_csv(_read(file))
     if out_file:
-        write_text_atomic(out_file, text)
+        atomic_write_text(out_file, text)
         err.print(safe(f"wrote {out_file}"))
     else:
         click.echo(text, nl=False)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import click
+from rich.table import Table
 
 from handlite.cli.common import emit_json, err, human, json_option, print_table
 from handlite.errors import UsageError
 from handlite.text import safe
+
+# handlite's library modules are imported inside the commands, on use: `handlite --help`
+# imports every command module, and should not load what only one command needs.
 
 
 def _parse_box(value: str | None) -> tuple[float, float, float, float] | None:
@@ -53,7 +57,6 @@ def predict(model, image, box, left, out_path, threads, allow_nan, as_json):
                    **pred.to_dict(runtime.keypoint_names),
                    "overlay": str(out_path) if out_path else None})
         return
-    from rich.table import Table
 
     table = Table(title=safe(f"{runtime.metadata.get('variant')} on {image}"
                              f"{' (left hand)' if left else ''}"))

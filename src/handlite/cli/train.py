@@ -9,6 +9,9 @@ import click
 from handlite.cli.common import emit_json, err, human, json_option, progress
 from handlite.config import DEFAULTS
 
+# handlite's library modules are imported inside the commands, on use: `handlite --help`
+# imports every command module, and should not load what only one command needs.
+
 DATA_HELP = ("Data spec: synth:DIR | cmu:DIR | rhd:DIR | coco:ANNOTATIONS.json[:IMAGE_DIR] "
              "(evaluate also takes plain 'synth').")
 

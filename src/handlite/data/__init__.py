@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from handlite.data.sources import HandRecord, parse_spec, read_records, tight_box_center
 from handlite.errors import UsageError
 
 #: Seed of the in-memory `synth` evaluation set; training sets use other seeds.
@@ -48,8 +49,8 @@ def load_eval_set(spec: str, size: int, count: int | None = None) -> EvalSet:
     `count` caps the number of hands (the first ones, in a fixed order); for `synth` it is the
     number drawn (default `SYNTH_EVAL_COUNT`).
     """
+    # on use: this package runs before each of its modules, and crops/synthetic load OpenCV
     from handlite.data.crops import make_crop
-    from handlite.data.sources import parse_spec, read_records
 
     if size <= 0:
         raise UsageError(f"crop size must be positive, got {size}")
@@ -67,8 +68,8 @@ def load_eval_set(spec: str, size: int, count: int | None = None) -> EvalSet:
 
 
 def _synth_in_memory(size: int, count: int) -> EvalSet:
+    # on use: this package runs before each of its modules, and crops/synthetic load OpenCV
     from handlite.data.crops import make_crop
-    from handlite.data.sources import HandRecord, tight_box_center
     from handlite.data.synthetic import generate
 
     crops = []

@@ -31,6 +31,7 @@ import numpy as np
 
 from handlite.data.synthetic import _background, _clutter
 from handlite.errors import DataError
+from handlite.io import atomic_write_bytes
 
 MIN_PHOTOS = 100
 #: Share of backgrounds that are photographs (the rest are procedural).
@@ -124,10 +125,7 @@ def _store(data: bytes, dst: Path) -> None:
     if k < 1:
         img = cv2.resize(img, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 93])
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
-    tmp.write_bytes(buf.tobytes())
-    os.replace(tmp, dst)
+    atomic_write_bytes(dst, buf.tobytes(), fsync=False)
 
 
 def _from_installed(src: PhotoSource) -> int:

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handlite.data.sources import HandRecord, tight_box_center
+from handlite.data.records import HandRecord, tight_box_center
 from handlite.errors import DataError, UsageError
 from handlite.keypoints import NUM_KEYPOINTS
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from handlite.errors import DataError
 from handlite.keypoints import NUM_KEYPOINTS
-from handlite.metadata import sha256_file
+from handlite.io import atomic_write_bytes, sha256_file
 
 NPM_PACKAGE = "@webxr-input-profiles/assets"
 NPM_VERSION = "1.0.20"
@@ -95,9 +95,7 @@ def fetch(force: bool = False) -> dict:
                 data = tar.extractfile(_MEMBER.format(side=side)).read()
                 if hashlib.sha256(data).hexdigest() != digest:
                     raise DataError(f"{side}.glb: sha256 mismatch (expected {digest})")
-                tmp_glb = Path(tmp) / f"{side}.glb"
-                tmp_glb.write_bytes(data)
-                os.replace(tmp_glb, asset_path(side))
+                atomic_write_bytes(asset_path(side), data)
     return {"cache": str(out), "fetched": True}
 
 

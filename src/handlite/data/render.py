@@ -44,9 +44,10 @@ import cv2
 import numpy as np
 
 from handlite.data import hand_mesh
-from handlite.data.synthetic import (_SKIN, _atomic_write, _clutter, _random_rotation,
-                                     sample_pose)
+from handlite.data.backgrounds import background, prepare
+from handlite.data.synthetic import _SKIN, _clutter, _random_rotation, sample_pose
 from handlite.errors import DataError, UsageError
+from handlite.io import atomic_write_bytes
 from handlite.keypoints import NUM_KEYPOINTS, mirror_keypoints
 
 DEFAULT_SIZE = 256
@@ -592,8 +593,6 @@ def _camera(rng, img: np.ndarray) -> tuple[np.ndarray, int]:
 def _scene_background(rng, size: int) -> np.ndarray:
     """A photo crop or procedural background, sometimes with skin-like clutter, sometimes out
     of focus behind a sharp hand (a phone's portrait look)."""
-    from handlite.data.backgrounds import background
-
     bg = background(rng, size)
     if rng.random() < 0.3:  # other things in the scene, skin-like ones among them
         _clutter(rng, bg, int(rng.integers(1, 6)), skin_fraction=0.5)
@@ -604,8 +603,6 @@ def _scene_background(rng, size: int) -> np.ndarray:
 
 def _occluder(rng, img, occ, c, box_px):
     """A foreign object over the hand: a photo patch, a plain object or a skin blob."""
-    from handlite.data.backgrounds import background
-
     size = img.shape[0]
     mask = np.zeros((size, size), np.uint8)
     if rng.random() < 0.5:
@@ -758,8 +755,9 @@ def _write_one(job) -> int:
                            [cv2.IMWRITE_JPEG_QUALITY, min(int(quality), s.jpeg_quality)])
     if not ok:  # pragma: no cover - OpenCV always encodes uint8 images
         raise DataError("JPEG encoding failed")
-    _atomic_write(stem.with_suffix(".jpg"), buf.tobytes())
-    _atomic_write(stem.with_suffix(".json"), json.dumps(_annotation(s, seed, i, size)).encode())
+    atomic_write_bytes(stem.with_suffix(".jpg"), buf.tobytes(), fsync=False)
+    atomic_write_bytes(stem.with_suffix(".json"),
+                       json.dumps(_annotation(s, seed, i, size)).encode(), fsync=False)
     return 1
 
 
@@ -777,8 +775,6 @@ def write_dataset(out: str | Path, count: int, seed: int, size: int = DEFAULT_SI
     """Render `count` samples as `out/render_<seed>_<i>.jpg` + `.json` (the `data synth` layout,
     plus `hand_box` [x0, y0, x1, y1] of the keypoints), each JPEG at the quality its camera
     drew (`quality` caps it). Returns a summary dict."""
-    from handlite.data.backgrounds import prepare
-
     if count < 0:
         raise UsageError(f"count must be >= 0, got {count}")
     if workers < 1:

@@ -8,6 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from handlite.data.crops import make_crop, read_image
+from handlite.data.sources import read_records
 from handlite.errors import UsageError
 from handlite.draw import draw_skeleton as _draw
 
@@ -25,9 +27,6 @@ def draw_skeleton(image_bgr: np.ndarray, keypoints: np.ndarray, visible: np.ndar
 def contact_sheet(spec: str, out: str | Path, count: int = 36, cols: int = 6,
                   crops: bool = False, size: int = 224) -> dict:
     """Write a grid of the first `count` hands of `spec` with skeletons; returns a summary."""
-    from handlite.data.crops import make_crop, read_image
-    from handlite.data.sources import read_records
-
     if count <= 0 or cols <= 0:
         raise UsageError("count and cols must be positive")
     out = Path(out)

@@ -16,28 +16,18 @@ from __future__ import annotations
 import json
 import math
 import pickle
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from handlite.data.coco import read_coco_spec
+# the record type lives in data/records.py (coco.py builds records too); importable from here
+from handlite.data.records import HandRecord, tight_box, tight_box_center  # noqa: F401
 from handlite.errors import DataError, UsageError, choice_error
 from handlite.keypoints import NUM_KEYPOINTS, rhd_hand
 
 KINDS = ("synth", "render", "cmu", "rhd", "coco")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-
-
-@dataclass(frozen=True)
-class HandRecord:
-    image_path: Path
-    keypoints: np.ndarray   # (21, 2) float32 image px
-    visible: np.ndarray     # (21,) uint8
-    is_left: bool
-    center: np.ndarray      # (2,) float32 image px: crop centre
-    head_size: float | None  # px, when the annotation has one
-    label_mask: np.ndarray  # (21,) uint8: keypoints usable as training targets
-    kind: str               # "synth" | "render" | "cmu" | "rhd"
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
@@ -58,8 +48,6 @@ def read_records(spec: str, limit: int | None = None) -> list[HandRecord]:
     """All hands of a data spec (sorted, deterministic order), at most `limit`."""
     kind, path = parse_spec(spec)
     if kind == "coco":  # a file (+ image folder), not a folder: see data/coco.py
-        from handlite.data.coco import read_coco_spec
-
         records = read_coco_spec(path, limit)
         if not records:
             raise DataError(f"no hand annotations in {spec.partition(':')[2]}")
@@ -144,18 +132,6 @@ def parse_cmu_annotation(anno: Path, image: Path, kind: str = "cmu") -> HandReco
     if synthetic and kind not in ("synth", "render"):
         kind = "render" if generator == "handlite.render" else "synth"
     return HandRecord(image, keypoints, visible, bool(is_left), center, head, label_mask, kind)
-
-
-def tight_box(keypoints: np.ndarray, visible: np.ndarray | None = None
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """(min xy, max xy) of the (visible) keypoints."""
-    pts = keypoints if visible is None or not np.any(visible) else keypoints[visible > 0]
-    return pts.min(axis=0), pts.max(axis=0)
-
-
-def tight_box_center(keypoints: np.ndarray, visible: np.ndarray | None = None) -> np.ndarray:
-    lo, hi = tight_box(keypoints, visible)
-    return ((lo + hi) / 2).astype(np.float32)
 
 
 # ---------------------------------------------------------------- RHD

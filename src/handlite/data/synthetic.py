@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +33,7 @@ import cv2
 import numpy as np
 
 from handlite.errors import UsageError
+from handlite.io import atomic_write_bytes
 from handlite.keypoints import FINGERS, NUM_KEYPOINTS, mirror_keypoints
 
 #: Default canvas side. Hands come out 70-150 px tall: a 2.2x crop is then ~1:1 at 224.
@@ -530,15 +530,9 @@ def write_dataset(out: str | Path, count: int, seed: int, size: int = DEFAULT_SI
             "generator": {"name": "handlite.synthetic", "seed": int(seed), "index": i,
                           "size": int(size)},
         }
-        _atomic_write(stem.with_suffix(".jpg"), buf.tobytes())
-        _atomic_write(stem.with_suffix(".json"), json.dumps(anno).encode())
+        atomic_write_bytes(stem.with_suffix(".jpg"), buf.tobytes(), fsync=False)
+        atomic_write_bytes(stem.with_suffix(".json"), json.dumps(anno).encode(), fsync=False)
         if progress is not None:
             progress(i + 1)
     return {"out": str(out), "count": int(count), "seed": int(seed), "size": int(size),
             "left_fraction": float(left_fraction), "skipped_existing": skipped}
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

@@ -43,8 +43,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from handlite.device.info import entry_info
 from handlite.device.push import DEFAULT_DEST, PushResult, push_verified
-from handlite.device.transport import (Device, DeviceEntry, FileStat, ShellResult, select)
+from handlite.device.transport import Device, DeviceEntry, FileStat, ShellResult, select
 from handlite.errors import choice_error
 
 TRANSPORTS = ("server", "direct")
@@ -55,6 +56,7 @@ __all__ = ["connect", "list_devices", "describe", "Device", "DeviceEntry", "File
 
 def _backend(transport: str, connect: str | None, adb_servers: Sequence[str],
              auth_timeout: float):
+    # the backends load on use: `handlite --help` imports this package (`cli.device`)
     if transport == "server":
         from handlite.device.server import ServerBackend
 
@@ -90,8 +92,6 @@ def describe(device: str | None = None, *, transport: str = "server", connect: s
              adb_servers: Sequence[str] = (), auth_timeout: float = 10.0) -> list[dict]:
     """Info for every listed device (or only `device`: serials "A,B"); devices that are not
     ready get null fields, their state and a hint — `handlite devices`."""
-    from handlite.device.info import entry_info
-
     backend = _backend(transport, connect, adb_servers, auth_timeout)
     entries = backend.entries()
     if device and device != "all":

@@ -20,12 +20,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
+
 from handlite.device import shell as sh
 from handlite.device.server import parse_address
 from handlite.device.transport import (Device, DeviceEntry, FileStat, ProgressFn, ShellResult,
-                                       atomic_write, push_error)
-from handlite.errors import (DeviceCommandError, DeviceNotFound, DeviceUnauthorized,
-                             TransportError)
+                                       push_error)
+from handlite.errors import DeviceCommandError, DeviceNotFound, DeviceUnauthorized, TransportError
+from handlite.io import atomic_open
 
 T = TypeVar("T")
 IO_TIMEOUT = 30.0
@@ -51,7 +53,6 @@ def _fast_checksums() -> None:
     """adb-shell sums every packet's bytes in a Python loop (2 ms per 200 KB: most of a
     push's CPU, since it negotiates the protocol version that still has checksums). Install
     the same sum computed by numpy (exact: uint32 cannot overflow below 16 MB packets)."""
-    import numpy as np
     from adb_shell import adb_device, adb_message
 
     original = adb_message.checksum
@@ -223,7 +224,7 @@ class DirectDevice(Device):
             if progress:
                 progress(done[0], st.size)
         try:
-            with atomic_write(local) as f:
+            with atomic_open(local, fsync=False, mkdir=False) as f:
                 tmp = f.name
                 f.close()  # adb-shell opens the path itself
                 self._call(f"pull of {remote}", lambda d: d.pull(

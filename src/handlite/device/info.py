@@ -19,10 +19,12 @@ state and a hint.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from handlite.device.transport import Device, DeviceEntry
 from handlite.errors import DeviceError, ParseError
+
+if TYPE_CHECKING:  # only for annotations: transport.Device.info() calls collect() from here
+    from handlite.device.transport import Device, DeviceEntry
 
 TMP_DIR = "/data/local/tmp"
 

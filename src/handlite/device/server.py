@@ -20,9 +20,10 @@ from typing import TypeVar
 from handlite.device import sync_protocol
 from handlite.device import shell as sh
 from handlite.device.transport import (Device, DeviceEntry, FileStat, ProgressFn, ShellResult,
-                                       atomic_write, push_error)
+                                       push_error)
 from handlite.errors import (DeviceCommandError, DeviceNotFound, DeviceUnauthorized,
                              TransportError, UsageError)
+from handlite.io import atomic_open
 
 T = TypeVar("T")
 #: Socket timeout for file transfers and stat/list (seconds without any progress).
@@ -307,7 +308,7 @@ class ServerDevice(Device):
         if not st.is_file:
             raise DeviceCommandError(f"{remote} is not a file on {self.serial}")
         try:
-            with atomic_write(local) as f:
+            with atomic_open(local, fsync=False, mkdir=False) as f:
                 return self._sync_call(
                     f"pull of {remote}",
                     lambda s: sync_protocol.recv(s, remote, f, st.size, progress))

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import os
 import stat as stat_mod
-import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any
 
 from handlite.device import shell as sh
+from handlite.device.info import collect
 from handlite.errors import (DeviceCommandError, DeviceError, DeviceNotFound,
                              DeviceStorageFull, DeviceUnauthorized, TransportError, suggest)
 
@@ -146,8 +145,6 @@ class Device(ABC):
 
     def info(self) -> dict[str, Any]:
         """Model, SoC, ABIs, Android version, CPU clusters, thermal, battery, free space."""
-        from handlite.device.info import collect
-
         return collect(self)
 
     def close(self) -> None:
@@ -203,23 +200,6 @@ def require_ready(entry: DeviceEntry) -> None:
     if entry.state == "no permissions":
         raise DeviceNotFound(f"device {entry.serial}: no permissions", hint=entry.hint)
     raise TransportError(f"device {entry.serial} is {entry.state}", hint=entry.hint)
-
-
-@contextmanager
-def atomic_write(local: str | os.PathLike) -> Iterator[BinaryIO]:
-    """Write a local file via a temporary sibling, so a failed pull leaves nothing half-done."""
-    local = os.fspath(local)
-    folder = os.path.dirname(os.path.abspath(local))
-    fd, tmp = tempfile.mkstemp(prefix=".handlite-", suffix=".part", dir=folder)
-    try:
-        os.close(fd)
-        with open(tmp, "wb") as f:  # opened by name so f.name is the path (direct pull uses it)
-            yield f
-        os.replace(tmp, local)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def push_error(serial: str, remote: str, message: str) -> DeviceError:

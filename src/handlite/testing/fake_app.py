@@ -47,6 +47,9 @@ import sys
 import time
 from pathlib import Path
 
+from handlite.io import atomic_write_bytes
+from handlite.testing.shims import am as shim_am
+
 PACKAGE = "org.handlite.app"
 ACTIVITY = ".BenchmarkActivity"
 LOG_TAG = "handlite.bench"
@@ -104,6 +107,7 @@ def _device_path(host: Path) -> str:
 
 
 def _target(serial: str | None) -> dict:
+    # on use: every `am` call loads this module; the runtime is for the activity only
     from handlite.runtime import runtime_version
 
     props = json.loads((_root() / ".device" / "profile.json").read_text())["props"]
@@ -119,7 +123,7 @@ def _target(serial: str | None) -> dict:
 
 def _measure(extras: dict) -> dict:
     """One record for the extras (a failed record, with the reason, when the run fails)."""
-    from handlite.bench.host import bench_cell
+    from handlite.bench.host import bench_cell  # on use: see _target
     from handlite.bench.store import make_record, make_settings, model_info
     from handlite.metadata import read_metadata
 
@@ -162,15 +166,12 @@ def _crash(message: str) -> None:
 
 
 def _write(folder: Path, name: str, data: bytes) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{name}.tmp"
-    tmp.write_bytes(data)
-    os.replace(tmp, folder / name)  # a reader never sees half a file
+    atomic_write_bytes(folder / name, data, fsync=False)  # a reader never sees half a file
 
 
 def _dump_outputs(extras: dict) -> None:
     """Parity: the raw input tensor in, the raw bytes of every output tensor out."""
-    import numpy as np
+    import numpy as np  # on use: see _target
     from ai_edge_litert.interpreter import Interpreter
 
     model = Path(str(extras["model"]))
@@ -201,7 +202,7 @@ def activity(extras: dict) -> None:
         try:
             _dump_outputs(extras)
         except Exception as exc:  # noqa: BLE001 - the app reports every failure as a record
-            from handlite.bench.store import make_record
+            from handlite.bench.store import make_record  # on use: see _target
             record = make_record(model=record["model"], target=record["target"],
                                  settings=record["settings"], status="failed",
                                  error=f"{type(exc).__name__}: {exc}")
@@ -220,7 +221,6 @@ def activity(extras: dict) -> None:
 
 def am(args: list[str]) -> int:
     if not args or args[0] != "start":
-        from handlite.testing.shims import am as shim_am
         return shim_am(args)
     component, extras = parse_start(args[1:])
     wanted = f"{PACKAGE}/{ACTIVITY}"
