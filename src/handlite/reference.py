@@ -59,7 +59,7 @@ class KerasReference:
     def sha256(self) -> str | None:
         """sha256 of the .keras file (None without a path)."""
         if self._sha256 is None and self.path is not None:
-            from handlite.metadata import sha256_file
+            from handlite.io import sha256_file
             self._sha256 = sha256_file(self.path)
         return self._sha256
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from handlite.errors import ModelError
+from handlite.io import quiet as io_quiet
 
 #: output role by tensor rank (batch dimension included)
 _ROLE_BY_RANK = {4: "heatmaps", 3: "keypoints", 2: "scores"}
@@ -109,7 +110,6 @@ class TFLiteSession:
         import contextlib
 
         from handlite import _quiet
-        from handlite.tflite_info import quiet_fd2
         if quiet:
             _quiet.install()
         from ai_edge_litert.interpreter import Interpreter
@@ -117,7 +117,7 @@ class TFLiteSession:
         if self.threads is not None:
             options.setdefault("num_threads", int(self.threads))
         try:
-            with quiet_fd2() if quiet else contextlib.nullcontext():
+            with io_quiet((2,)) if quiet else contextlib.nullcontext():
                 interp = Interpreter(model_content=self.data, **options)
                 interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
