@@ -219,6 +219,7 @@ def quantized_decoder(dtype, shape, scale: float, zero_point: int, *, num_keypoi
 
 # ---------------------------------------------------------------------------- compiled kernel
 _KERNEL = None
+_LOOPS = None
 _TRIED = False
 
 
@@ -228,7 +229,10 @@ def available() -> bool:
 
 
 def _kernel():
-    global _KERNEL, _TRIED
+    """The compiled decode: fn(data, params, kp, scores) with params a `KernelParams` as a
+    plain tuple (package doc steps 1-4 on one frame: data (H*W, C) bytes; writes kp (K, 2)
+    float32 input px and scores (K,) float32)."""
+    global _KERNEL, _LOOPS, _TRIED
     if not _TRIED:
         _TRIED = True
         try:
@@ -238,26 +242,41 @@ def _kernel():
         from numba.extending import register_jitable
 
         register_jitable(dark_fit)  # callable from compiled code, unchanged for numpy
+        # numba's on-disk cache is keyed by this file and each function's own code and
+        # closure: both close over a digest of dark_fit (in refine.py), so editing it
+        # recompiles them
+        digest = hashlib.sha256(inspect.getsource(dark_fit).encode()).hexdigest()
         try:  # the compiled kernel is cached beside the source (or in the user's cache)
-            _KERNEL = numba.njit(cache=True, nogil=True)(_build_kernel())
+            _LOOPS = numba.njit(cache=True, nogil=True)(_build_loops(digest))
+            _KERNEL = numba.njit(cache=True, nogil=True)(_build_entry(digest))
         except RuntimeError:  # no writable cache location: compile per process instead
-            _KERNEL = numba.njit(cache=False, nogil=True)(_build_kernel())
+            _LOOPS = numba.njit(cache=False, nogil=True)(_build_loops(digest))
+            _KERNEL = numba.njit(cache=False, nogil=True)(_build_entry(digest))
     return _KERNEL
 
 
-def _build_kernel():
-    """The kernel function, closed over a digest of `dark_fit`'s source: numba's on-disk
-    cache is keyed by this file and the kernel's own code and closure, so an edit of the
-    helper (in refine.py) must change the closure to recompile."""
-    helper = hashlib.sha256(inspect.getsource(dark_fit).encode()).hexdigest()
-
-    def decode_frame(data, p, kp, scores):
-        """Package doc steps 1-4 on one frame: data (H*W, C) bytes, p a `KernelParams` as a
-        plain tuple; writes kp (K, 2) float32 input px and scores (K,) float32."""
-        if len(helper) == 0:  # never: keeps the digest in the compiled closure
+def _build_entry(digest: str):
+    def decode_frame(data, params, kp, scores):
+        if len(digest) == 0:  # never: keeps the digest in the compiled closure
             return
+        # the loops take the fields as arguments: over arrays unpacked from a tuple inside
+        # the same function they ran ~10% slower
         (h, w, k, signed, expo32, expo64, values, logs, min_confidence, peaks, refine,
-         adjacency, stride) = p
+         adjacency, stride) = params
+        _LOOPS(data, h, w, k, signed, expo32, expo64, values, logs, min_confidence, peaks,
+               refine, adjacency, stride, kp, scores)
+
+    return decode_frame
+
+
+def _build_loops(digest: str):
+    """The decode's loops over one frame; `decode_frame` (the kernel) calls them with the
+    fields of its `KernelParams`."""
+
+    def frame_loops(data, h, w, k, signed, expo32, expo64, values, logs, min_confidence,
+                    peaks, refine, adjacency, stride, kp, scores):
+        if len(digest) == 0:  # never: keeps the digest in the compiled closure
+            return
         n = h * w
         cx = np.empty(k, np.int64)
         cy = np.empty(k, np.int64)
@@ -386,4 +405,4 @@ def _build_kernel():
             kp[j, 0] = np.float32((fx + 0.5) * stride - 0.5)
             kp[j, 1] = np.float32((fy + 0.5) * stride - 0.5)
 
-    return decode_frame
+    return frame_loops
