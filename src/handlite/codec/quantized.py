@@ -245,7 +245,7 @@ def _kernel():
         # numba's on-disk cache is keyed by this file and each function's own code and
         # closure: both close over a digest of dark_fit (in refine.py), so editing it
         # recompiles them
-        digest = hashlib.sha256(inspect.getsource(dark_fit).encode()).hexdigest()
+        digest = int(hashlib.sha256(inspect.getsource(dark_fit).encode()).hexdigest()[:15], 16)
         try:  # the compiled kernel is cached beside the source (or in the user's cache)
             _LOOPS = numba.njit(cache=True, nogil=True)(_build_loops(digest))
             _KERNEL = numba.njit(cache=True, nogil=True)(_build_entry(digest))
@@ -255,9 +255,9 @@ def _kernel():
     return _KERNEL
 
 
-def _build_entry(digest: str):
+def _build_entry(digest: int):
     def decode_frame(data, params, kp, scores):
-        if len(digest) == 0:  # never: keeps the digest in the compiled closure
+        if digest < 0:  # never (an integer constant, folded): keeps the digest in the closure
             return
         # the loops take the fields as arguments: over arrays unpacked from a tuple inside
         # the same function they ran ~10% slower
@@ -269,13 +269,13 @@ def _build_entry(digest: str):
     return decode_frame
 
 
-def _build_loops(digest: str):
+def _build_loops(digest: int):
     """The decode's loops over one frame; `decode_frame` (the kernel) calls them with the
     fields of its `KernelParams`."""
 
     def frame_loops(data, h, w, k, signed, expo32, expo64, values, logs, min_confidence,
                     peaks, refine, adjacency, stride, kp, scores):
-        if len(digest) == 0:  # never: keeps the digest in the compiled closure
+        if digest < 0:  # never (an integer constant, folded): keeps the digest in the closure
             return
         n = h * w
         cx = np.empty(k, np.int64)

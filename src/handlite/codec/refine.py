@@ -92,11 +92,18 @@ def refine_maps(method: str, maps, iy, ix, h: int, w: int):
     cy, cx = np.clip(iy, 1, h - 2), np.clip(ix, 1, w - 2)
     win = maps[n_idx[..., None], cy[..., None] + WIN_DY, cx[..., None] + WIN_DX,
                k_idx[..., None]]
-    win = np.nan_to_num(win.astype(np.float64), nan=0.0).reshape(-1, 9).T  # (9, N*K)
+    win = _finite(win.astype(np.float64)).reshape(-1, 9).T  # (9, N*K)
     logs = log_window(win)
     fine = refine_windows(method, win, logs, cell.reshape(2, -1),
                           np.stack([cx, cy]).reshape(2, -1), h, w)
     return fine.reshape(cell.shape)
+
+
+def _finite(values):
+    """np.nan_to_num(values, nan=0.0) for float64 values (NaN -> 0, +-inf -> +-largest
+    float64) in four ufunc calls: nan_to_num's own overhead is ~15 us a frame."""
+    big = np.finfo(np.float64).max
+    return np.minimum(np.maximum(np.where(np.isnan(values), 0.0, values), -big), big)
 
 
 def log_window(values):
