@@ -1,5 +1,6 @@
 """Quantised decode: one frame of a quantised model's raw int8/uint8 output, found from the
-bytes, in numpy or compiled with numba (same result, bit for bit).
+bytes, in numpy or compiled with numba (the same cells and keypoints; scores equal to float
+rounding, summed in another order).
 
 Why it is fast: dequantisation is monotonic, so argmax, ties and local maxima are found on
 the bytes; the softmax sum only ever sees 256 distinct steps below the maximum, so a 256-entry
@@ -137,10 +138,13 @@ def decode_quantized(raw, scale: float, zero_point: int, *, num_keypoints: int, 
             np.ascontiguousarray(raw).view(np.uint8)], k, stride, settings)
     tables = quant_tables(cache, beta, kind, scale, zero_point)
     if use_jit and available():
+        key = ("kernel", kind, scale, zero_point, h, w)  # the params, cached beside the tables
+        params = cache.get(key)
+        if params is None:
+            params = cache[key] = tuple(kernel_params(tables, h, w, k, kind == "b", settings,
+                                                      stride))
         kp, scores = np.empty((k, 2), np.float32), np.empty(k, np.float32)
-        _kernel()(raw.reshape(h * w, c).view(np.uint8),
-                  tuple(kernel_params(tables, h, w, k, kind == "b", settings, stride)), kp,
-                  scores)
+        _kernel()(raw.reshape(h * w, c).view(np.uint8), params, kp, scores)
         return kp, scores
     values, logs, expo, expo64 = tables
     cv2 = cv2_module()
