@@ -16,8 +16,10 @@ Writes into android_app/core/src/test/resources/golden/ (or --out DIR):
 
 Every case is checked to be unambiguous for an independent implementation: no score within
 a hair of the confidence threshold, and in the fallback no tie at the edge of the top peaks,
-no near-tie between neighbouring cells, no tie in distance (codec.py ranks peaks with
-argpartition, whose order among equal values is unspecified).
+no near-tie between neighbouring cells, no tie in distance. `handlite.codec` and the Java
+decoder break such ties by the same rule (equal peaks: the lower cell first; equal distances:
+the stronger peak), but a case that hinges on a tie, or on a near-tie that float rounding may
+flip, would pin that rule rather than the decode.
 
     python tests/app/make_golden.py [--out DIR] [--model]
 """

@@ -23,10 +23,10 @@ def reference():
 @pytest.fixture(autouse=True, params=[True, False], ids=["jit", "numpy"])
 def decode_path(request, monkeypatch):
     """Every test here runs on both paths of decode_quantized: compiled (numba) and numpy."""
-    from handlite import _decode_jit
+    from handlite.codec import quantized
     from handlite.codec import HeatmapCodec
 
     if request.param:
-        assert _decode_jit.available(), "numba is a dependency: the compiled decode must load"
+        assert quantized.available(), "numba is a dependency: the compiled decode must load"
     monkeypatch.setattr(HeatmapCodec, "use_jit", request.param)
     return request.param

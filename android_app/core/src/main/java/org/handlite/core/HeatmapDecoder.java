@@ -16,7 +16,7 @@ import java.util.Arrays;
  * <p>Coordinate convention (pixel centres): heatmap cell (u, v) -> input pixel
  * ((u + 0.5) * stride - 0.5, (v + 0.5) * stride - 0.5).
  *
- * <p>Steps, as in codec.py:
+ * <p>Steps, as in the package doc of {@code handlite.codec} (the spec):
  * <ol>
  *   <li>spatial softmax of {@code beta * h} per map in float32 ({@code exp(beta * (h -
  *       peak))}, so the peak's term is exactly 1); when any map has a NaN or an infinite
@@ -34,11 +34,11 @@ import java.util.Arrays;
  *       where the fit is not a maximum, needs a value <= 1e-10, or moves more than one cell.</li>
  * </ol>
  *
- * <p>One deliberate definition where numpy leaves it open: codec.py takes the top peaks with
- * {@code argpartition}, whose order among equal probabilities is unspecified. Here candidates
- * are ranked by probability, ties by the lower cell index, and a distance tie goes to the
- * higher-ranked candidate. The two agree whenever the strongest peaks and their distances are
- * distinct, which the golden-vector generator checks for every case it writes.
+ * <p>Ties in the fallback, defined as in {@code handlite.codec} ({@code decode.top_local_maxima}
+ * and {@code decode.nearest}): candidates are ranked by probability, ties by the lower cell
+ * index, and a distance tie goes to the higher-ranked candidate. The golden-vector generator
+ * still writes only cases without such ties (and without near-ties that float rounding could
+ * flip), so the vectors do not hinge on them.
  */
 public final class HeatmapDecoder {
 
@@ -96,7 +96,7 @@ public final class HeatmapDecoder {
     }
 
     private static final double EPS = 1e-10;
-    /** codec.py's _MAX_EXP_SPAN: the quantised path needs exp(-beta * scale * 255) normal. */
+    /** handlite.codec.spec.MAX_EXP_SPAN: exp(-beta * scale * 255) must stay a normal float. */
     private static final double MAX_EXP_SPAN = 70.0;
 
     private final int stride;
@@ -152,7 +152,7 @@ public final class HeatmapDecoder {
                 flat[j][i] = maps[base + j];
             }
         }
-        // codec.py's fast path keeps the maps as they are; only when some map's peak is not
+        // the Python float decode keeps the maps as they are; only when some map's peak is not
         // finite (numpy's argmax returns the first NaN) are all maps cleaned: NaN -> -inf,
         // +inf -> largest float, -inf -> most negative float
         boolean clean = false;
@@ -236,8 +236,8 @@ public final class HeatmapDecoder {
      * 256-entry table E[q] = exp(beta * scale * (q - q_max)) replaces the exponentials
      * (score = E[q_top] / sum E); refinement dequantises only the 3x3 windows. Maps smaller
      * than 3x3, or a span beta * scale * 255 beyond 70 (where distinct steps could underflow
-     * to equal float probabilities), take the float path on the dequantised maps, as codec.py
-     * does.
+     * to equal float probabilities), take the float path on the dequantised maps, as
+     * handlite.codec.quantized does.
      */
     public Result decodeQuantized(byte[] raw, int h, int w, int c, boolean unsigned, float scale,
                                   int zeroPoint) {
@@ -427,8 +427,8 @@ public final class HeatmapDecoder {
         for (int cand : candidates) {
             int cy = cand / w;
             int cx = cand % w;
-            // squared integer distances order exactly as codec.py's float32 norms do for
-            // any map up to thousands of cells a side
+            // squared integer distances (as handlite.codec compares them) order exactly as the
+            // Euclidean distances do
             long d = Long.MAX_VALUE;
             for (int o = 0; o < ref.length; o++) {
                 if (!ref[o]) {
@@ -465,7 +465,7 @@ public final class HeatmapDecoder {
                         int ny = y + dy;
                         int nx = x + dx;
                         if (ny < 0 || ny >= h || nx < 0 || nx >= w) {
-                            continue; // codec.py pads with -inf: outside never wins
+                            continue; // only in-map neighbours count: outside never wins
                         }
                         if (!(v >= prob[ny * w + nx])) {
                             peak = false;
