@@ -27,6 +27,14 @@ import numpy as np
 from handlite.errors import CheckFailed, ModelError
 from handlite.reference import KerasReference
 from handlite.variants import variants
+from handlite.bench.host import run_host_bench
+from handlite.bench.store import append_record, write_text_atomic
+from handlite.codec import HeatmapCodec
+from handlite.export import export, models_for_sizes
+from handlite.io import to_json
+from handlite.metrics import keypoint_metrics, plot_pck
+from handlite.parity import run_parity
+from handlite.runtime import HandRuntime
 
 DEFAULT_MODEL = "models/handlite_224.keras"
 #: the shipped 112 model: each shipped file does well only near the size it was trained at
@@ -75,9 +83,6 @@ def demo_sizes() -> list[int]:
 def _accuracy(paths: dict[str, Path], data: str, count: int, threads: int,
               reference: KerasReference) -> tuple[dict[str, dict], dict[int, dict]]:
     """keypoint_metrics of each variant through the host runtime, and of Keras per size."""
-    from handlite.codec import HeatmapCodec
-    from handlite.metrics import keypoint_metrics
-    from handlite.runtime import HandRuntime
 
     per_variant: dict[str, dict] = {}
     keras_metrics: dict[int, dict] = {}
@@ -102,7 +107,6 @@ def _plots(out: Path, rows: list[dict], accuracy: dict[str, dict],
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from handlite.metrics import plot_pck
 
     files = {}
     ok = [r for r in records if r["status"] == "ok"]
@@ -236,10 +240,6 @@ def run_demo(model: str | Path = DEFAULT_MODEL, out: str | Path = DEFAULT_OUT,
     Each size's variants are exported from, and checked against, the model trained at that
     size among `model` and the files in `per_size` (`export.models_for_sizes`, the choice
     `handlite export` makes too); a size none was trained at is said through `say`."""
-    from handlite.bench.host import run_host_bench
-    from handlite.bench.store import append_record, write_text_atomic
-    from handlite.export import export, models_for_sizes
-    from handlite.parity import run_parity
 
     settings = settings or DemoSettings()
     say = say or (lambda _msg: None)
@@ -330,5 +330,4 @@ def run_demo(model: str | Path = DEFAULT_MODEL, out: str | Path = DEFAULT_OUT,
 
 
 def _json(obj) -> str:
-    from handlite.io import to_json
     return to_json(obj) + "\n"

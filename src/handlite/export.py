@@ -30,7 +30,7 @@ import numpy as np
 
 from handlite.codec import DecodeSettings, decode_graph  # decode_graph: re-exported
 from handlite.config import DEFAULTS, Normalization
-from handlite.errors import ExportError, HandliteError, UsageError
+from handlite.errors import ExportError, HandliteError, ModelError, UsageError
 from handlite.io import debug_enabled, redirect_fds
 from handlite.metadata import (atomic_write_bytes, build_metadata, embed_metadata, sha256_file,
                                tensor_spec, utc_now)
@@ -358,7 +358,6 @@ def saved_input_size(path: str | Path) -> int:
     from its config.json without loading the weights; ModelError when it cannot be read."""
     import zipfile
 
-    from handlite.errors import ModelError
 
     path = Path(path)
     if not path.is_file():

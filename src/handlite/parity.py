@@ -31,6 +31,8 @@ from handlite.keypoints import KEYPOINT_NAMES
 from handlite.reference import KerasReference
 from handlite.tflite_session import TFLiteSession, dequantize as _dequantize
 from handlite.variants import Tolerances, get_variant, tolerances as precision_tolerances
+from handlite.metadata import atomic_write_bytes, read_metadata
+from handlite.metrics import keypoint_metrics
 
 #: A keypoint whose Keras softmax peak reaches this has one clear maximum; below it the map is
 #: flat enough that re-rounding may move the argmax to another weak peak (no conversion bug).
@@ -76,7 +78,6 @@ class ParityResult:
 def auc(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray | None = None) -> float | None:
     """AUC of PCK over 0..30 px (hand3d convention, `handlite.metrics`); None when no
     keypoint is visible."""
-    from handlite.metrics import keypoint_metrics
 
     vis = np.ones(np.shape(gt)[:2], bool) if visible is None else np.asarray(visible) > 0
     if not (vis & np.isfinite(np.asarray(gt)).all(axis=-1)).any():
@@ -226,7 +227,6 @@ class ParityCandidate:
     input path; outputs come back as float32 (dequantised) by role."""
 
     def __init__(self, path: str | Path, threads: int = 2):
-        from handlite.metadata import read_metadata
 
         self.path = Path(path)
         self.meta = read_metadata(self.path, required=True)
@@ -398,6 +398,5 @@ def junit_xml(report: ParityReport, suite: str = "handlite.parity") -> str:
 
 
 def write_junit(report: ParityReport, path: str | Path) -> None:
-    from handlite.metadata import atomic_write_bytes
 
     atomic_write_bytes(path, junit_xml(report).encode("utf-8"))

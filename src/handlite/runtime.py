@@ -45,6 +45,8 @@ import numpy as np
 from handlite.draw import draw_skeleton
 from handlite.errors import InputError, ModelError, NonFiniteOutput, UsageError
 from handlite.tflite_session import TFLiteSession, dtype_name, quantize, tensor_to_float
+from handlite.codec import DecodeSettings, HeatmapCodec
+from handlite.metadata import atomic_write_bytes, read_metadata
 
 #: resize methods offered; bilinear is the default because area averaging costs ~8x more on
 #: a 400 px crop (0.8 ms vs 0.1 ms here), which alone would exceed the 5% overhead budget.
@@ -248,7 +250,6 @@ class HandRuntime:
     def __init__(self, model: str | Path | bytes | TFLiteSession, threads: int = 1, *,
                  require_metadata: bool = True, interpolation: str = "linear",
                  allow_nan: bool = False):
-        from handlite.metadata import read_metadata
 
         #: False: outputs with NaN/Inf raise NonFiniteOutput (exit 1) instead of decoding
         #: to made-up keypoints; True: decode them anyway, quietly (no numpy warnings)
@@ -288,7 +289,6 @@ class HandRuntime:
 
     # -------------------------------------------------------------- set-up from metadata
     def _setup_pipeline(self) -> None:
-        from handlite.codec import DecodeSettings, HeatmapCodec
 
         meta = self.metadata
         size = int(meta["input_size"])
@@ -548,7 +548,6 @@ def predict_file(model: str | Path, image: str | Path, box=None, left: bool = Fa
 
 def save_image(path: str | Path, rgb: np.ndarray) -> None:
     """Write an RGB image atomically (format from the suffix)."""
-    from handlite.metadata import atomic_write_bytes
 
     cv2 = _cv2()
     p = Path(path)

@@ -22,6 +22,7 @@ import numpy as np
 
 from handlite.errors import ModelError
 from handlite.io import quiet as io_quiet
+from handlite import _quiet
 
 #: output role by tensor rank (batch dimension included)
 _ROLE_BY_RANK = {4: "heatmaps", 3: "keypoints", 2: "scores"}
@@ -109,7 +110,6 @@ class TFLiteSession:
     def _load(self, quiet: bool, options: dict):
         import contextlib
 
-        from handlite import _quiet
         if quiet:
             _quiet.install()
         from ai_edge_litert.interpreter import Interpreter

@@ -32,6 +32,8 @@ import numpy as np
 from handlite.bench.runners import Cell, ParityInput
 from handlite.errors import HandliteError, ModelError
 from handlite.reference import KerasReference
+from handlite.codec import DecodeSettings
+from handlite.parity import ParityCandidate, compare_outputs
 
 #: Metrics a record keeps (the per-keypoint table stays out: the record is one JSONL line).
 _KEEP = ("passed", "precision", "output_kind", "keypoint_epe_mean_px", "keypoint_epe_p95_px",
@@ -73,7 +75,6 @@ class DeviceParity:
             self._prepared(Path(model))
 
     def _prepared(self, path: Path) -> _Prepared:
-        from handlite.parity import ParityCandidate
 
         with self._lock:
             if path in self._models:
@@ -110,8 +111,6 @@ class DeviceParity:
 
     def check(self, cell: Cell, output_local: Path) -> dict[str, Any]:
         """The record's parity block for `cell` from its pulled output dump (deleted after)."""
-        from handlite.codec import DecodeSettings
-        from handlite.parity import compare_outputs
 
         path = Path(cell.model)
         prepared = self._prepared(path)

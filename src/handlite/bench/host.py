@@ -49,6 +49,7 @@ from handlite.bench.runners import Cell, RunResult, RunSettings, Runner
 from handlite.bench.stats import relative_spread, stats_from_samples
 from handlite.bench.sweep import Probe, SweepPlan, SweepResult, run_sweep
 from handlite.errors import BenchmarkError, HandliteError, UsageError
+from handlite.runtime import HandRuntime, runtime_version
 
 FRAME_SHAPE = (480, 640, 3)
 #: the benchmark box is this many times the model's input size (a typical tracker margin)
@@ -104,7 +105,6 @@ def busy(load_before: float | None, load_after: float | None, cores: int | None)
 
 def host_target() -> dict[str, Any]:
     """The record's `target` block for this machine."""
-    from handlite.runtime import runtime_version
     return {"kind": "host", "id": f"host:{socket.gethostname()}", "serial": None,
             "model": platform.node() or None, "soc": None, "abi": platform.machine() or None,
             "cpu": cpu_model(), "cpu_features": cpu_features(), "cores": os.cpu_count(),
@@ -114,7 +114,7 @@ def host_target() -> dict[str, Any]:
 
 def bench_frame(size: int, seed: int = 0) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """The fixed benchmark frame (H, W, 3) uint8 RGB and its hand box (x, y, w, h)."""
-    from handlite.data import synthetic
+    from handlite.data import synthetic  # OpenCV, loaded only when a frame is drawn
 
     frame = np.full(FRAME_SHAPE, 128, np.uint8)
     side = min(int(round(size * BOX_FACTOR)), min(FRAME_SHAPE[:2]))
@@ -188,7 +188,6 @@ class _Cell:
 
     def load(self) -> None:
         """Load the model and warm up (a HandliteError becomes this cell's error)."""
-        from handlite.runtime import HandRuntime
 
         self.started = time.perf_counter()
         self.report.start(f"{Path(self.path).name} t{self.threads}", self.runs)

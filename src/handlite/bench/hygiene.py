@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from handlite.errors import UsageError
+from handlite.bench.stats import relative_spread
+from handlite.device.info import parse_battery, parse_thermal
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,6 @@ def snapshot_from_info(info: dict[str, Any]) -> dict[str, Any]:
 
 def light_snapshot(shell: Shell) -> dict[str, Any]:
     """Battery and hottest zone now (one shell round trip; before and after each cell)."""
-    from handlite.device.info import parse_battery, parse_thermal
 
     sections = _sections(shell(_LIGHT))
     return {"battery": parse_battery(sections.get("battery", "")),
@@ -137,7 +138,6 @@ def light_snapshot(shell: Shell) -> dict[str, Any]:
 
 
 def hottest_now(shell: Shell) -> dict[str, Any] | None:
-    from handlite.device.info import parse_thermal
 
     return hottest(parse_thermal(shell(_THERMAL_ONLY)))
 
@@ -186,7 +186,6 @@ def hygiene_block(before: dict[str, Any], after_hottest: dict[str, Any] | None,
                   settings: HygieneSettings, repeats: list[float] | None = None
                   ) -> tuple[dict[str, Any], list[str]]:
     """The record's `hygiene` block and the flags it implies (`thermal`, `repeat_spread`)."""
-    from handlite.bench.stats import relative_spread
     flags: list[str] = []
     spread = relative_spread(repeats or [])
     if spread is not None and spread > settings.max_spread:

@@ -30,6 +30,7 @@ from handlite.bench.store import DELEGATES, SCHEMA, sha256_file
 from handlite.device import Device
 from handlite.errors import (BenchmarkError, DeviceCommandError, InputError, ParseError,
                              UsageError, choice_error)
+from handlite.device.push import digest_kind, hash_tool, remote_digest
 
 DEVICE_DIR = "/data/local/tmp/handlite"
 APP_PACKAGE = "org.handlite.app"
@@ -125,7 +126,6 @@ def model_sha(path: Path) -> str:
 def _device_hasher(device: Device, cache: dict[str, str | None] | None) -> str | None:
     """The device's sha256 command (`sha256sum` or `toybox sha256sum`), probed once per serial
     in `cache`; None when it has only md5 or nothing (then nothing on it is reused)."""
-    from handlite.device.push import digest_kind, hash_tool
 
     cache = {} if cache is None else cache
     if device.serial not in cache:
@@ -135,7 +135,6 @@ def _device_hasher(device: Device, cache: dict[str, str | None] | None) -> str |
 
 
 def _remote_sha(device: Device, remote: str, cache: dict[str, str | None] | None) -> str | None:
-    from handlite.device.push import remote_digest
 
     tool = _device_hasher(device, cache)
     return remote_digest(device, tool, remote) if tool else None

@@ -36,6 +36,8 @@ import resource
 import sys
 import time
 from pathlib import Path
+from handlite.errors import ModelError
+from handlite.tflite_session import TFLiteSession
 
 _BOOL = {"true": True, "1": True, "false": False, "0": False}
 _FLAGS = {
@@ -158,8 +160,6 @@ def main(argv: list[str] | None = None) -> None:
     import numpy as np
     from ai_edge_litert.interpreter import OpResolverType
 
-    from handlite.errors import ModelError
-    from handlite.tflite_session import TFLiteSession
     options = {}
     if delegate != "xnnpack":
         # like the real tool, the CPU path without --use_xnnpack uses the builtin kernels
