@@ -11,15 +11,7 @@ from handlite.bench.host import HostDevice, HostRunner, host_sweep, run_host_ben
 from handlite.bench.hygiene import HygieneSettings
 from handlite.bench.runners import Cell, RunSettings
 from handlite.bench.sweep import SweepPlan, run_sweep
-from handlite.cli.main import main
 
-
-def _main(*args):
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        return exc.code or 0
-    return 0
 
 
 def test_each_cell_is_in_the_file_before_the_next_one_starts(tiny_models, tmp_path):
@@ -76,15 +68,17 @@ def test_host_runner_refuses_gpu_cells(tiny_models):
         HostRunner().run(HostDevice(), Cell(tiny_models[0], 1, "gpu"), RunSettings(runs=1))
 
 
-def test_cli_host_out_and_resume(tiny_models, tmp_path, capsys):
+def test_cli_host_out_and_resume(tiny_models, tmp_path, run_cli):
     out = tmp_path / "r.jsonl"
     args = ["bench", str(tiny_models[0]), "--device", "host", "--rules", "none", "--runs", "3",
             "--warmup", "0", "--out", str(out), "--json"]
-    assert _main(*args) == 0
-    doc = json.loads(capsys.readouterr().out)
+    code, out_text, _ = run_cli(*args)
+    assert code == 0
+    doc = json.loads(out_text)
     assert set(doc) == {"out", "records"} and len(store.read_records(out)) == 1
-    assert _main(*args, "--resume") == 0
-    doc = json.loads(capsys.readouterr().out)
+    code, out_text, _ = run_cli(*args, "--resume")
+    assert code == 0
+    doc = json.loads(out_text)
     assert doc["records"] == [] and doc["skipped"] == 1
     assert len(store.read_records(out)) == 1
 

@@ -5,7 +5,6 @@ import json
 import pytest
 
 from handlite.bench.op_profile import diff_profiles, parse_op_profile, top_ops
-from handlite.cli.main import main
 from handlite.errors import ParseError
 
 # the newer tab layout (no [start]), with INFO: prefixes, a warm-up profile first
@@ -88,23 +87,17 @@ def test_diff_by_type_and_name():
     assert by_name[0]["name"] == "net/conv 1" and by_name[0]["change"] == pytest.approx(0.5)
 
 
-def _main(*args):
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        return exc.code or 0
-    return 0
-
 
 def test_stand_in_phone_profile_adds_up_and_shows(standin, tiny_models, fake_binary, tmp_path,
-                                                  capsys):
+                                                  run_cli):
     out = tmp_path / "r.jsonl"
     args = ["bench", str(tiny_models[0]), "--device", standin.serial, "--benchmark-binary",
             str(fake_binary), "--rules", "none", "--runs", "20", "--warmup", "1",
             "--cooldown", "0", "--thermal-threshold", "90", "--max-wait", "0",
             "--op-profile", "--peak-memory", "--out", str(out)]
-    assert _main(*args, "--json") == 0
-    (record,) = json.loads(capsys.readouterr().out)["records"]
+    code, stdout, _ = run_cli(*args, "--json")
+    assert code == 0
+    (record,) = json.loads(stdout)["records"]
     profile = record["op_profile"]
     assert profile["format"] == "table" and profile["nodes"] >= 3
     # the ops add up to the measured invoke time (to the tool's 3 printed decimals)
@@ -113,16 +106,16 @@ def test_stand_in_phone_profile_adds_up_and_shows(standin, tiny_models, fake_bin
     assert {t["node_type"] for t in profile["by_type"]} >= {"CONV_2D", "DEPTHWISE_CONV_2D"}
     assert record["stats"]["peak_memory_mb"] > 0
 
-    assert _main("results", "show", str(out), "--ops", "--top", "2") == 0
-    shown = capsys.readouterr().out
+    code, shown, _ = run_cli("results", "show", str(out), "--ops", "--top", "2")
+    assert code == 0
     assert "top 2 of" in shown and "CONV_2D" in shown and "peak MB" in shown
-    assert _main(*args) == 0  # a second run: compare the profiles
-    capsys.readouterr()
-    code = _main("results", "compare", str(out), str(out), "--ops", "--json")
-    doc = json.loads(capsys.readouterr().out)
+    assert run_cli(*args)[0] == 0  # a second run: compare the profiles
+    code, stdout, _ = run_cli("results", "compare", str(out), str(out), "--ops", "--json")
+    doc = json.loads(stdout)
     assert code == 0 and doc["op_diffs"] and doc["op_diffs"][0]["by"] == "node_type"
 
 
-def test_op_profile_needs_benchmark_model_on_a_device(tiny_models, capsys):
-    assert _main("bench", str(tiny_models[0]), "--device", "host", "--op-profile") == 2
-    assert "--runner benchmark_model" in capsys.readouterr().err
+def test_op_profile_needs_benchmark_model_on_a_device(tiny_models, run_cli):
+    code, _, stderr = run_cli("bench", str(tiny_models[0]), "--device", "host", "--op-profile")
+    assert code == 2
+    assert "--runner benchmark_model" in stderr

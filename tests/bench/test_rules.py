@@ -7,16 +7,8 @@ import pytest
 from handlite.bench import rules
 from handlite.bench.stats import stats_from_samples
 from handlite.bench.store import make_record, make_settings
-from handlite.cli.main import main
 from handlite.errors import UsageError
 
-
-def _main(*args):
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        return exc.code or 0
-    return 0
 
 
 def _record(samples):
@@ -57,31 +49,31 @@ def test_mlperf_repeats_must_agree_within_5_percent():
 
 
 def test_stand_in_phone_records_a_too_short_cell_invalid(standin, tiny_models, fake_binary,
-                                                         capsys):
+                                                         run_cli):
     args = ["bench", str(tiny_models[0]), "--device", standin.serial, "--benchmark-binary",
             str(fake_binary), "--cooldown", "0", "--thermal-threshold", "90", "--max-wait", "0",
             "--warmup", "1", "--json"]
     # the tool honours --min_secs, so 20 runs over at least 0.2 s keep these rules
-    code = _main(*args, "--min-runs", "20", "--min-secs", "0.2")
-    doc = json.loads(capsys.readouterr().out)
+    code, stdout, _ = run_cli(*args, "--min-runs", "20", "--min-secs", "0.2")
+    doc = json.loads(stdout)
     assert code == 0, doc
     (record,) = doc["records"]
     assert record["status"] == "ok" and record["settings"]["rules"]["min_runs"] == 20
     # a tool that stops early (its --max_secs cap) breaks them: invalid, exit 1
     (standin.sandbox.state_dir / "benchmark_model.json").write_text(
         json.dumps({"max_secs": 0.3}))
-    code = _main(*args, "--min-runs", "20", "--min-secs", "2")
-    doc = json.loads(capsys.readouterr().out)
+    code, stdout, _ = run_cli(*args, "--min-runs", "20", "--min-secs", "2")
+    doc = json.loads(stdout)
     assert code == 1
     (record,) = doc["records"]
     assert record["status"] == "invalid" and "< 2 s" in record["error"]
     assert record["stats"]["invoke"]["count"] >= 20  # the numbers stay, marked
 
 
-def test_host_mlperf_preset_repeats_and_records_rules(tiny_models, capsys):
-    code = _main("bench", str(tiny_models[0]), "--device", "host", "--rules", "mlperf",
-                 "--min-secs", "0", "--min-runs", "5", "--warmup", "0", "--json")
-    doc = json.loads(capsys.readouterr().out)
+def test_host_mlperf_preset_repeats_and_records_rules(tiny_models, run_cli):
+    code, stdout, _ = run_cli("bench", str(tiny_models[0]), "--device", "host", "--rules", "mlperf",
+                              "--min-secs", "0", "--min-runs", "5", "--warmup", "0", "--json")
+    doc = json.loads(stdout)
     (record,) = doc["records"]
     assert record["settings"]["rules"]["name"] == "mlperf"
     assert record["hygiene"]["repeats"] == 5 and len(record["hygiene"]["repeat_results_ms"]) == 5
