@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from handlite import __version__
     from handlite.export import export
-    from handlite.metadata import atomic_write_bytes, sha256_file
+    from handlite.io import atomic_write_bytes, sha256_file
 
     model = Path(args.model)
     if not model.is_file():

@@ -216,7 +216,7 @@ def main(argv=None) -> int:
     from handlite import _quiet
     _quiet.install()
     from handlite.bench.host import run_host_bench, summary_row
-    from handlite.bench.store import write_text_atomic
+    from handlite.io import atomic_write_text
 
     threads = [int(t) for t in args.threads.split(",") if t.strip()]
     compare = args.compare
@@ -333,7 +333,7 @@ def main(argv=None) -> int:
                                             "vs_peer_invoke = ours / MediaPipe (full at 224, "
                                             "lite at 112)", "peers_ms": peer_ms, "rows": rows}
     result["seconds"] = round(time.time() - started, 1)
-    write_text_atomic(args.out, json.dumps(result, indent=2, allow_nan=False) + "\n")
+    atomic_write_text(args.out, json.dumps(result, indent=2, allow_nan=False) + "\n")
 
     print(f"\n{'model':38} {'thr':>3} {'pre':>6} {'invoke':>7} {'decode':>6} {'pipe':>7} "
           f"{'fps':>6}")

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     from handlite import _quiet
     _quiet.install()
     from handlite.export import export
-    from handlite.metadata import atomic_write_bytes, sha256_file
+    from handlite.io import atomic_write_bytes, sha256_file
     from handlite.parity import run_parity
 
     model = Path(args.model)

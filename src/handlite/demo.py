@@ -28,10 +28,10 @@ from handlite.errors import CheckFailed, ModelError
 from handlite.reference import KerasReference
 from handlite.variants import variants
 from handlite.bench.host import run_host_bench
-from handlite.bench.store import append_record, write_text_atomic
+from handlite.bench.store import append_record
 from handlite.codec import HeatmapCodec
 from handlite.export import export, models_for_sizes
-from handlite.io import to_json
+from handlite.io import atomic_write_text, to_json
 from handlite.metrics import keypoint_metrics, plot_pck
 from handlite.parity import run_parity
 from handlite.runtime import HandRuntime
@@ -284,7 +284,7 @@ def run_demo(model: str | Path = DEFAULT_MODEL, out: str | Path = DEFAULT_OUT,
                             count=settings.count, reference=reference)
         rep.seconds["parity"] = rep.seconds.get("parity", 0.0) + time.perf_counter() - t0
         parity_results += parity.results
-        write_text_atomic(out / f"parity_{size}.json", _json(parity.to_dict()))
+        atomic_write_text(out / f"parity_{size}.json", _json(parity.to_dict()))
 
         t0 = time.perf_counter()
         say(f"accuracy of the {size} host pipeline (PCK, AUC)")
@@ -324,7 +324,7 @@ def run_demo(model: str | Path = DEFAULT_MODEL, out: str | Path = DEFAULT_OUT,
     rep.seconds["total"] = time.perf_counter() - t_all
     report_path = out / "report.md"
     rep.files["report"] = str(report_path)
-    write_text_atomic(report_path, _report_md(rep, records[0]["target"] if records else None,
+    atomic_write_text(report_path, _report_md(rep, records[0]["target"] if records else None,
                                               keras_metrics))
     return rep
 

@@ -31,9 +31,8 @@ import numpy as np
 from handlite.codec import DecodeSettings, decode_graph  # decode_graph: re-exported
 from handlite.config import DEFAULTS, Normalization
 from handlite.errors import ExportError, HandliteError, ModelError, UsageError
-from handlite.io import debug_enabled, redirect_fds
-from handlite.metadata import (atomic_write_bytes, build_metadata, embed_metadata, sha256_file,
-                               tensor_spec, utc_now)
+from handlite.io import atomic_write_bytes, debug_enabled, redirect_fds, sha256_file, utc_now
+from handlite.metadata import build_metadata, embed_metadata, tensor_spec
 from handlite.reference import KerasReference
 from handlite.tflite_session import TFLiteSession, output_role
 from handlite.variants import IO_TYPES, Precision, Variant, get_precision, select

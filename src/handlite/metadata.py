@@ -20,8 +20,7 @@ from handlite import __version__
 from handlite.codec import DecodeSettings
 from handlite.config import DEFAULTS, Normalization
 from handlite.errors import ModelError
-# sha256_file and atomic_write_bytes are imported from here by exporters and readers
-from handlite.io import atomic_write_bytes, sha256_file, utc_now  # noqa: F401
+from handlite.io import atomic_write_bytes, utc_now
 from handlite.keypoints import BONES, KEYPOINT_NAMES, NUM_KEYPOINTS
 
 FORMAT = "handlite.model/1"

@@ -31,7 +31,8 @@ from handlite.keypoints import KEYPOINT_NAMES
 from handlite.reference import KerasReference
 from handlite.tflite_session import TFLiteSession, dequantize as _dequantize
 from handlite.variants import Tolerances, get_variant, tolerances as precision_tolerances
-from handlite.metadata import atomic_write_bytes, read_metadata
+from handlite.io import atomic_write_bytes
+from handlite.metadata import read_metadata
 from handlite.metrics import keypoint_metrics
 
 #: A keypoint whose Keras softmax peak reaches this has one clear maximum; below it the map is

@@ -46,7 +46,8 @@ from handlite.draw import draw_skeleton
 from handlite.errors import InputError, ModelError, NonFiniteOutput, UsageError
 from handlite.tflite_session import TFLiteSession, dtype_name, quantize, tensor_to_float
 from handlite.codec import DecodeSettings, HeatmapCodec
-from handlite.metadata import atomic_write_bytes, read_metadata
+from handlite.io import atomic_write_bytes
+from handlite.metadata import read_metadata
 
 #: resize methods offered; bilinear is the default because area averaging costs ~8x more on
 #: a 400 px crop (0.8 ms vs 0.1 ms here), which alone would exceed the 5% overhead budget.

@@ -231,18 +231,13 @@ def _gpu_reason(name, op, tensors, buffers, types) -> str | None:
     return None
 
 
-def quiet_fd2():
-    """LiteRT's C++ side prints "INFO: Created TensorFlow Lite XNNPACK delegate" to fd 2 on
-    every interpreter; keep it out of the one-line-per-result CLI output (a context manager;
-    HANDLITE_DEBUG shows it)."""
-    return quiet((2,))
-
-
 def _check_loads(data: bytes, where: str) -> None:
     from ai_edge_litert.interpreter import Interpreter
 
     try:
-        with quiet_fd2():
+        # LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate" to fd 2 for every
+        # interpreter; keep it out of the one-line-per-result output (HANDLITE_DEBUG shows it)
+        with quiet((2,)):
             Interpreter(model_content=data).allocate_tensors()
     except Exception as exc:
         lines = [line for line in str(exc).strip().splitlines() if line.strip()]

@@ -26,11 +26,12 @@ from typing import Any
 
 from handlite.bench import parser
 from handlite.bench.stats import stats_from_tool
-from handlite.bench.store import DELEGATES, SCHEMA, sha256_file
+from handlite.bench.store import DELEGATES, SCHEMA
 from handlite.device import Device
 from handlite.errors import (BenchmarkError, DeviceCommandError, InputError, ParseError,
                              UsageError, choice_error)
 from handlite.device.push import digest_kind, hash_tool, remote_digest
+from handlite.io import sha256_file
 
 DEVICE_DIR = "/data/local/tmp/handlite"
 APP_PACKAGE = "org.handlite.app"

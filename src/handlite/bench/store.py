@@ -25,9 +25,7 @@ from typing import Any
 
 from handlite.bench.stats import empty_stats
 from handlite.errors import InputError, UsageError, choice_error
-# sha256_file, utc_now and write_text_atomic are also used from here by runners and reports
-from handlite.io import atomic_write_text as write_text_atomic  # noqa: F401
-from handlite.io import sha256_file, to_json_line, utc_now  # noqa: F401
+from handlite.io import to_json_line, utc_now
 from handlite.metadata import sniff_metadata
 from handlite.variants import PRECISIONS  # as in file names like handlite_224_int8.tflite
 
