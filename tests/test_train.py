@@ -213,3 +213,29 @@ def test_multiworker_needs_a_cluster(monkeypatch):
         make_strategy("multiworker")
     with pytest.raises(UsageError, match="did you mean 'mirrored'"):
         TrainConfig(data="synth:x", out="m.keras", strategy="mirored").check()
+
+
+def test_the_saved_model_carries_the_smoothing_and_the_raw_network_trains(tiny_set, tmp_path):
+    """The shipped file ends with the heatmap smoothing; the run state (what trains and
+    resumes) and a run started from a smoothed model train the raw network."""
+    import keras
+
+    from handlite.model import SMOOTHING_NAME, load_model, smoothing_of
+
+    out = tmp_path / "m.keras"
+    cfg = TrainConfig(data=f"synth:{tiny_set}", out=str(out), size=64, epochs=1, batch=4,
+                      val_split=0.25, steps_per_epoch=1, optimizer="adam", bn_batches=0,
+                      backbone_weights="none", smoothing=1.3)
+    train(cfg)
+    assert smoothing_of(load_model(out))["sigma"] == pytest.approx(1.3, abs=1e-4)
+    state = keras.saving.load_model(str(tmp_path / "m.run" / "state.keras"), compile=False)
+    assert SMOOTHING_NAME not in {layer.name for layer in state.layers}
+
+    out2 = tmp_path / "m2.keras"
+    train(TrainConfig(**{**cfg.__dict__, "out": str(out2), "init": str(out),
+                         "smoothing": 0.0, "run_dir": str(tmp_path / "m2.run")}))
+    assert smoothing_of(load_model(out2)) is None
+    state2 = keras.saving.load_model(str(tmp_path / "m2.run" / "state.keras"), compile=False)
+    assert SMOOTHING_NAME not in {layer.name for layer in state2.layers}
+    with pytest.raises(UsageError):
+        TrainConfig(**{**cfg.__dict__, "smoothing": -1.0}).check()

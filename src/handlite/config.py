@@ -61,6 +61,10 @@ class ModelDefaults:
     # dominates).
     head_width: int = 64  # channels in the decoder before the first upsampling
     up_widths: tuple[int, int] = (32, 32)  # channels after each x2 transposed convolution
+    # Heatmap smoothing of saved models (`model.with_smoothing`), sigma in heatmap cells. On
+    # 256 validation renders (seed 12) the 224 model's AUC went 0.667 raw -> 0.683 / 0.687 at
+    # sigma 1.3 / 1.6 and fell again at 2.0+ (0.5: 0.670); int8 gained as much.
+    heatmap_smoothing: float = 1.6
 
 
 @dataclass(frozen=True)

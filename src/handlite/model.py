@@ -19,13 +19,25 @@ Decoder (the authors' figure, VNect-inspired, convolutions made depthwise):
   -> depthwise 3x3 -> 1x1 conv to K+1 maps (linear).
 Channel widths are not published; ours are in `config.ModelDefaults` and reported by
 `summarize`.
+
+Heatmap smoothing (shipped models; not trained): a fixed depthwise Gaussian after the last
+1x1 conv, the distribution modulation of DARK (Zhang et al., CVPR 2020) done inside the
+network, so every runtime (TFLite at each precision, the in-graph decode, the Android app)
+reads maps already smoothed and no decoder twin changes. Keypoint maps are blurred with
+sigma `s` heatmap cells and scaled by (t^2 + s^2) / t^2 (t: the training target's sigma), which
+keeps the peak of a target-shaped map; the background map passes through. `handlite train`
+trains the raw network and saves it with the smoothing attached (`with_smoothing`);
+`raw_network` strips it.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import numpy as np
 
 from handlite import backbone
 from handlite.config import DEFAULTS
@@ -47,6 +59,8 @@ ENCODER_STRIDE = 16
 OUTPUT_STRIDE = 4
 ENCODER_OUTPUT = "block_16_project_BN"
 OUTPUT_NAME = "heatmaps"
+#: the fixed Gaussian after OUTPUT_NAME in shipped models (see the module doc)
+SMOOTHING_NAME = "heatmap_smoothing"
 #: Stride-2 padding of new networks: PyTorch's symmetric one, which reproduces the ImageNet
 #: weights' own computation (torchvision); see `backbone` and benchmarks/imagenet_check.py.
 ENCODER_PADDING = "torch"
@@ -249,10 +263,79 @@ def copy_weights_by_name(source, target) -> int:
                                         for layer in source.layers if layer.weights})
 
 
+def smoothing_kernel(sigma: float, channels: int,
+                     target_sigma: float = DEFAULTS.codec.sigma) -> np.ndarray:
+    """(k, k, channels, 1) depthwise kernel of the heatmap smoothing: a sampled Gaussian of
+    `sigma` cells (radius ceil(3 sigma)), summing to (t^2 + s^2) / t^2 on the keypoint maps;
+    the identity on the last (background) map."""
+    if not (math.isfinite(sigma) and sigma > 0):
+        raise UsageError(f"smoothing sigma must be positive, got {sigma}")
+    if not (math.isfinite(target_sigma) and target_sigma > 0):
+        raise UsageError(f"target sigma must be positive, got {target_sigma}")
+    radius = math.ceil(3 * sigma)
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    g = np.exp(-x ** 2 / (2 * sigma ** 2))
+    g /= g.sum()
+    gain = (target_sigma ** 2 + sigma ** 2) / target_sigma ** 2
+    kernel = np.zeros((2 * radius + 1, 2 * radius + 1, channels, 1), np.float32)
+    kernel[:, :, :channels - 1, 0] = (np.outer(g, g) * gain)[:, :, None]
+    kernel[radius, radius, channels - 1, 0] = 1.0
+    return kernel
+
+
+def smoothing_of(model) -> dict | None:
+    """{"sigma", "gain", "kernel"} of a model's heatmap smoothing (None without one); sigma
+    is read back from the sampled Gaussian's centre row."""
+    names = {layer.name for layer in model.layers}
+    if SMOOTHING_NAME not in names:
+        return None
+    kernel = np.asarray(model.get_layer(SMOOTHING_NAME).get_weights()[0], np.float64)
+    radius = kernel.shape[0] // 2
+    row = kernel[radius, :, 0, 0]
+    ratio = row[radius] / row[radius + 1] if radius else math.inf
+    sigma = math.sqrt(1.0 / (2.0 * math.log(ratio))) if ratio > 1 else 0.0
+    return {"sigma": sigma, "gain": float(kernel[:, :, 0, 0].sum()),
+            "kernel": kernel.astype(np.float32)}
+
+
+def raw_network(model):
+    """`model` without its heatmap smoothing (the trainable network; itself when it has none)."""
+    if SMOOTHING_NAME not in {layer.name for layer in model.layers}:
+        return model
+    keras = _keras()
+    return keras.Model(model.inputs[0], model.get_layer(OUTPUT_NAME).output, name=model.name)
+
+
+def with_smoothing(model, sigma: float | None = None, *, kernel: np.ndarray | None = None,
+                   target_sigma: float = DEFAULTS.codec.sigma):
+    """`model` (its raw network) followed by the heatmap smoothing of `sigma` cells, or by
+    the given depthwise `kernel`; sigma 0 returns the raw network. Weights are shared with
+    `model`, not copied."""
+    raw = raw_network(model)
+    if kernel is None:
+        if sigma is None:
+            raise UsageError("give a smoothing sigma or a kernel")
+        if sigma == 0:
+            return raw
+        kernel = smoothing_kernel(sigma, int(raw.output_shape[-1]), target_sigma)
+    kernel = np.asarray(kernel, np.float32)
+    if kernel.ndim != 4 or kernel.shape[2] != raw.output_shape[-1] or kernel.shape[3] != 1:
+        raise ModelError(f"smoothing kernel {kernel.shape} does not fit "
+                         f"{raw.output_shape[-1]} heatmaps")
+    keras = _keras()
+    layer = keras.layers.DepthwiseConv2D(kernel.shape[0], padding="same", use_bias=False,
+                                         trainable=False, name=SMOOTHING_NAME)
+    smoothed = keras.Model(raw.inputs[0], layer(raw.output), name=raw.name)
+    layer.set_weights([kernel])
+    return smoothed
+
+
 def rebuild(model, input_size: int):
     """The same network and weights at another input size (the network is fully
-    convolutional). The head widths are read from the model itself."""
+    convolutional). The head widths and any heatmap smoothing are read from the model."""
     check_input_size(input_size)
+    smoothing = smoothing_of(model)
+    model = raw_network(model)
     head_width = model.get_layer("head_pw1").filters
     ups = (model.get_layer("head_up1").filters, model.get_layer("head_up2").filters)
     k = model.output_shape[-1] - 1
@@ -261,7 +344,7 @@ def rebuild(model, input_size: int):
     copied = copy_weights_by_name(model, new)
     if copied != sum(1 for layer in new.layers if layer.weights):
         raise ModelError("rebuilt network does not match the source model's layers")
-    return new
+    return new if smoothing is None else with_smoothing(new, kernel=smoothing["kernel"])
 
 
 def load_model(path: str | Path, input_size: int | None = None):
@@ -295,6 +378,8 @@ class ModelSummary:
     macs: int
     head_width: int
     up_widths: tuple[int, int]
+    #: sigma (heatmap cells) of the fixed heatmap smoothing; 0 without one
+    smoothing_sigma: float = 0.0
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -342,4 +427,5 @@ def summarize(model) -> ModelSummary:
         trainable_params=int(sum(int(w.numpy().size) for w in model.trainable_weights)),
         macs=count_macs(model), head_width=int(model.get_layer("head_pw1").filters),
         up_widths=(int(model.get_layer("head_up1").filters),
-                   int(model.get_layer("head_up2").filters)))
+                   int(model.get_layer("head_up2").filters)),
+        smoothing_sigma=round((smoothing_of(model) or {"sigma": 0.0})["sigma"], 4))

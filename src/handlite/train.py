@@ -36,7 +36,7 @@ from handlite.errors import DataError, ModelError, UsageError, choice_error
 from handlite.foreign import evaluate_foreign, load_foreign
 from handlite.io import atomic_open
 from handlite.metrics import keypoint_metrics, mean_hand_baseline
-from handlite.model import build_model, load_model
+from handlite.model import build_model, load_model, raw_network, with_smoothing
 
 OPTIMIZERS = ("adadelta", "adam", "sgd")
 #: Learning rates when none is given. ADADELTA's 1.0 is Zeiler's formulation (the paper's
@@ -96,6 +96,9 @@ class TrainConfig:
     bn_batches: int = 16
     #: tf.distribute: "mirrored" (all local devices), "multiworker" (TF_CONFIG workers)
     strategy: str = "default"
+    #: sigma (heatmap cells) of the fixed heatmap smoothing the saved model carries and
+    #: validation runs with (`model.with_smoothing`; 0: none). The raw network is trained.
+    smoothing: float = DEFAULTS.model.heatmap_smoothing
 
     def check(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -121,6 +124,8 @@ class TrainConfig:
             raise choice_error("distribution strategy", self.strategy, STRATEGIES)
         if self.schedule_steps is not None and self.schedule_steps <= 0:
             raise UsageError(f"schedule steps must be positive, got {self.schedule_steps}")
+        if not (math.isfinite(self.smoothing) and self.smoothing >= 0):
+            raise UsageError(f"smoothing sigma must be >= 0, got {self.smoothing}")
         if self.schedule_start < 0 or self.warmup_steps < 0 or self.bn_batches < 0:
             raise UsageError("schedule start, warm-up steps and BN batches must be >= 0")
         if not str(self.out).endswith(".keras"):
@@ -338,13 +343,15 @@ def _epoch_end(cfg: TrainConfig, codec: HeatmapCodec, val, out: Path, run: Path,
                 recalibrate_bn(self.model, _bn_batches(records, codec, cfg, epoch))
             if not chief:
                 return
+            shipped = with_smoothing(_lean_copy(self.model), cfg.smoothing,
+                                     target_sigma=cfg.sigma)
             if val is not None:
-                row.update(validate(self.model, val, codec))
+                row.update(validate(shipped, val, codec))
             row["lr"] = float(np.asarray(self.model.optimizer.learning_rate))
             row["seconds"] = round(time.perf_counter() - self.t0, 1)
             _append_csv(run / "log.csv", row)
             _save_atomic(self.model, run / "state.keras")
-            _save_atomic(_lean_copy(self.model), out)
+            _save_atomic(shipped, out)
             report("epoch", row)
 
     return EpochEnd()
@@ -440,7 +447,8 @@ def train(cfg: TrainConfig, report=lambda event, payload: None) -> dict:
                                  f"{cfg.size}; start a new run with --init to change the size")
         else:
             if cfg.init:
-                model = load_model(cfg.init, input_size=cfg.size)
+                # the raw network trains; a saved model's smoothing is attached again on save
+                model = raw_network(load_model(cfg.init, input_size=cfg.size))
             else:
                 model = build_model(cfg.size, backbone_weights=cfg.backbone_weights)
             model.compile(optimizer=_optimizer(cfg, steps * cfg.epochs),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from handlite.cli.common import emit_json, human, json_option, print_table
+from handlite.cli.common import emit_json, err, human, json_option, print_table
+from handlite.text import safe
 from handlite.config import DEFAULTS
 
 # handlite's library modules are imported inside the commands, on use: `handlite --help`
@@ -47,4 +48,49 @@ def summary(size: int, model_path: str | None, head_width: int, as_json: bool) -
     table.add_row("MACs", f"{info['macs'] / 1e6:,.1f} M")
     table.add_row("decoder widths", f"{info['head_width']} -> {info['up_widths'][0]} -> "
                   f"{info['up_widths'][1]}")
+    table.add_row("heatmap smoothing", f"sigma {info['smoothing_sigma']:g} cells"
+                  if info["smoothing_sigma"] else "none")
     print_table(human(as_json), table)
+
+
+@model.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option("--sigma", type=float, default=DEFAULTS.model.heatmap_smoothing, show_default=True,
+              help="Gaussian sigma in heatmap cells (0: remove the smoothing).")
+@click.option("--target-sigma", type=float, default=DEFAULTS.codec.sigma, show_default=True,
+              help="Sigma of the training targets (sets the gain that keeps their peak).")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="The .keras file to write (atomically; may be MODEL itself).")
+@json_option
+def smooth(model_path: str, sigma: float, target_sigma: float, out_path: str,
+           as_json: bool) -> None:
+    """Write MODEL with its heatmap smoothing set to SIGMA (replacing any it has).
+
+    The smoothing is a fixed depthwise Gaussian after the last 1x1 conv (DARK's distribution
+    modulation inside the network): every export and runtime then reads smoothed maps.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from handlite.errors import UsageError
+    from handlite.io import atomic_write_bytes
+    from handlite.model import load_model, smoothing_of, with_smoothing
+
+    if not str(out_path).endswith(".keras"):
+        raise UsageError(f"--out must name a .keras file, got {out_path}")
+    net = with_smoothing(load_model(model_path), sigma, target_sigma=target_sigma)
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = Path(tmp) / "model.keras"
+        net.save(str(staged))
+        atomic_write_bytes(Path(out_path), staged.read_bytes())
+    info = smoothing_of(net)
+    result = {"model": str(model_path), "out": str(out_path),
+              "sigma": round(info["sigma"], 4) if info else 0.0,
+              "gain": round(info["gain"], 4) if info else None,
+              "kernel": int(info["kernel"].shape[0]) if info else 0}
+    if as_json:
+        emit_json(result)
+        return
+    what = (f"sigma {result['sigma']} cells, {result['kernel']}x{result['kernel']} kernel, "
+            f"gain {result['gain']}" if info else "no smoothing")
+    err.print(safe(f"{out_path}: heatmap smoothing {what}"))

@@ -70,6 +70,10 @@ DATA_HELP = ("Data spec: synth:DIR | cmu:DIR | rhd:DIR | coco:ANNOTATIONS.json[:
 @click.option("--bn-batches", type=int, default=16, show_default=True,
               help="Re-estimate BatchNorm statistics from this many training batches before "
                    "each validation/checkpoint (0: keep the moving averages).")
+@click.option("--smoothing", type=float, default=DEFAULTS.model.heatmap_smoothing,
+              show_default=True,
+              help="Sigma (heatmap cells) of the fixed Gaussian the saved model ends with and "
+                   "validation runs with (0: none); the raw network is what trains.")
 @click.option("--resume", is_flag=True, help="Continue the run in --run-dir (optimizer state "
               "and epoch count included).")
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None,
@@ -78,7 +82,7 @@ DATA_HELP = ("Data spec: synth:DIR | cmu:DIR | rhd:DIR | coco:ANNOTATIONS.json[:
 def train(data, out, size, epochs, batch, optimizer, lr, schedule, sigma, val, val_split,
           val_count, steps_per_epoch, limit, loss, fg_weight, bn_momentum, seed, no_augment, init,
           backbone_weights, strategy, schedule_steps, schedule_start, warmup_steps, bn_batches,
-          resume, run_dir, as_json) -> None:
+          smoothing, resume, run_dir, as_json) -> None:
     """Train the paper's network on DATA; checkpoints and a CSV log after every epoch."""
     from handlite.train import TrainConfig, train as run_training
 
@@ -90,7 +94,8 @@ def train(data, out, size, epochs, batch, optimizer, lr, schedule, sigma, val, v
                       augment=not no_augment, init=init, backbone_weights=backbone_weights,
                       strategy=strategy, schedule_steps=schedule_steps,
                       schedule_start=schedule_start, warmup_steps=warmup_steps,
-                      bn_batches=bn_batches, resume=resume, run_dir=run_dir)
+                      bn_batches=bn_batches, smoothing=smoothing, resume=resume,
+                      run_dir=run_dir)
     with progress() as bar:
         task = bar.add_task("training", total=None)
 
