@@ -8,7 +8,8 @@
   demo album, `bar55_2.jpg`; never labelled, never used for training or any choice). The boxes
   are what a user would pass to `handlite predict --box`: drawn by eye around each hand.
 - `predict_renders.png`: held-out renders 1-3 of DIR (a `handlite data render` folder of a seed
-  no training used), the box 2.2 x each render's labelled keypoint box (the paper's crop).
+  no training used), each cropped by the paper's rule from its labels (`data.crops.crop_box`,
+  2.2 x the keypoint box) and, when labelled left, run as a left hand (`--left`).
 
 Each panel is the runtime's own pipeline (`handlite.runtime.predict_file`, the same call as
 `handlite predict --box X,Y,W,H --out ...`) cut to its crop square and scaled to 240 px.
@@ -17,7 +18,6 @@ Each panel is the runtime's own pipeline (`handlite.runtime.predict_file`, the s
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +28,13 @@ PHOTO_BOXES = ((315, 220, 95, 110), (185, 225, 85, 105), (80, 170, 85, 85))
 PANEL = 240
 
 
-def _panel(model: str, image: Path, box) -> np.ndarray:
+def _panel(model: str, image: Path, box, left: bool = False) -> np.ndarray:
     import cv2
 
     from handlite.draw import draw_skeleton
     from handlite.runtime import predict_file
 
-    pred, runtime, rgb = predict_file(model, image, box=box)
+    pred, runtime, rgb = predict_file(model, image, box=box, left=left)
     drawn = draw_skeleton(rgb, pred.keypoints, runtime.skeleton, pred.scores, pred.crop)
     c = pred.crop
     pad = max(0, -c.x0, -c.y0, c.x0 + c.side - rgb.shape[1], c.y0 + c.side - rgb.shape[0])
@@ -45,10 +45,11 @@ def _panel(model: str, image: Path, box) -> np.ndarray:
     return cv2.resize(square, (PANEL, PANEL), interpolation=cv2.INTER_AREA)
 
 
-def _render_box(json_path: Path) -> tuple[int, int, int, int]:
-    pts = np.asarray(json.loads(json_path.read_text())["hand_pts"], np.float64)[:, :2]
-    lo, hi = pts.min(0), pts.max(0)
-    centre, side = (lo + hi) / 2, 2.2 * float((hi - lo).max())
+def _render_box(record) -> tuple[int, int, int, int]:
+    """The paper's crop square of a labelled record as a `--box X,Y,W,H`."""
+    from handlite.data.crops import crop_box
+
+    centre, side = crop_box(record)
     x, y = centre - side / 2
     return int(round(x)), int(round(y)), int(round(side)), int(round(side))
 
@@ -66,6 +67,7 @@ def _sheet(panels: list[np.ndarray], path: Path) -> None:
 
 def main() -> None:
     from handlite.data.backgrounds import cache_dir
+    from handlite.data.sources import read_records
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True, help="a handlite .tflite (224 float32)")
@@ -78,10 +80,10 @@ def main() -> None:
         raise SystemExit(f"{photo} is missing: run `python -m handlite.data.backgrounds fetch`")
     _sheet([_panel(args.model, photo, box) for box in PHOTO_BOXES],
            args.out / "predict_overlays.png")
-    renders = sorted(args.renders.glob("*.jpg"))[1:4]
-    if len(renders) < 3:
+    records = read_records(f"render:{args.renders}", limit=4)[1:4]
+    if len(records) < 3:
         raise SystemExit(f"{args.renders}: fewer than 4 renders")
-    _sheet([_panel(args.model, r, _render_box(r.with_suffix(".json"))) for r in renders],
+    _sheet([_panel(args.model, r.image_path, _render_box(r), r.is_left) for r in records],
            args.out / "predict_renders.png")
 
 

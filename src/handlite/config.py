@@ -62,8 +62,9 @@ class ModelDefaults:
     head_width: int = 64  # channels in the decoder before the first upsampling
     up_widths: tuple[int, int] = (32, 32)  # channels after each x2 transposed convolution
     # Heatmap smoothing of saved models (`model.with_smoothing`), sigma in heatmap cells. On
-    # 256 validation renders (seed 12) the 224 model's AUC went 0.667 raw -> 0.683 / 0.687 at
-    # sigma 1.3 / 1.6 and fell again at 2.0+ (0.5: 0.670); int8 gained as much.
+    # 256 validation renders (seed 12) the phase-4 224 model's AUC went 0.749 raw -> 0.760 /
+    # 0.761 / 0.763 / 0.762 at sigma 1.0 / 1.3 / 1.6 / 2.0 (the phase-3 model's 0.667 -> 0.687
+    # at 1.6, its int8 export's 0.649 -> 0.666).
     heatmap_smoothing: float = 1.6
 
 

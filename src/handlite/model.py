@@ -286,8 +286,7 @@ def smoothing_kernel(sigma: float, channels: int,
 def smoothing_of(model) -> dict | None:
     """{"sigma", "gain", "kernel"} of a model's heatmap smoothing (None without one); sigma
     is read back from the sampled Gaussian's centre row."""
-    names = {layer.name for layer in model.layers}
-    if SMOOTHING_NAME not in names:
+    if not _has_smoothing(model):
         return None
     kernel = np.asarray(model.get_layer(SMOOTHING_NAME).get_weights()[0], np.float64)
     radius = kernel.shape[0] // 2
@@ -298,9 +297,13 @@ def smoothing_of(model) -> dict | None:
             "kernel": kernel.astype(np.float32)}
 
 
+def _has_smoothing(model) -> bool:
+    return any(layer.name == SMOOTHING_NAME for layer in model.layers)
+
+
 def raw_network(model):
     """`model` without its heatmap smoothing (the trainable network; itself when it has none)."""
-    if SMOOTHING_NAME not in {layer.name for layer in model.layers}:
+    if not _has_smoothing(model):
         return model
     keras = _keras()
     return keras.Model(model.inputs[0], model.get_layer(OUTPUT_NAME).output, name=model.name)
@@ -345,6 +348,19 @@ def rebuild(model, input_size: int):
     if copied != sum(1 for layer in new.layers if layer.weights):
         raise ModelError("rebuilt network does not match the source model's layers")
     return new if smoothing is None else with_smoothing(new, kernel=smoothing["kernel"])
+
+
+def save_model(model, path: str | Path) -> None:
+    """Write `model` as .keras atomically (a temporary file beside `path`, then a rename): an
+    interrupted save leaves the previous file whole."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.keras")
+    try:
+        model.save(str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load_model(path: str | Path, input_size: int | None = None):

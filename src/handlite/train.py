@@ -36,7 +36,8 @@ from handlite.errors import DataError, ModelError, UsageError, choice_error
 from handlite.foreign import evaluate_foreign, load_foreign
 from handlite.io import atomic_open
 from handlite.metrics import keypoint_metrics, mean_hand_baseline
-from handlite.model import build_model, load_model, raw_network, with_smoothing
+from handlite.model import (build_model, load_model, raw_network, save_model,
+                            with_smoothing)
 
 OPTIMIZERS = ("adadelta", "adam", "sgd")
 #: Learning rates when none is given. ADADELTA's 1.0 is Zeiler's formulation (the paper's
@@ -267,13 +268,6 @@ def recalibrate_bn(model, batches) -> int:
     return n
 
 
-def _save_atomic(model, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.keras")
-    model.save(str(tmp))
-    os.replace(tmp, path)
-
-
 def _lean_copy(model):
     """The same network without optimizer state (what ships)."""
     import keras
@@ -350,8 +344,8 @@ def _epoch_end(cfg: TrainConfig, codec: HeatmapCodec, val, out: Path, run: Path,
             row["lr"] = float(np.asarray(self.model.optimizer.learning_rate))
             row["seconds"] = round(time.perf_counter() - self.t0, 1)
             _append_csv(run / "log.csv", row)
-            _save_atomic(self.model, run / "state.keras")
-            _save_atomic(shipped, out)
+            save_model(self.model, run / "state.keras")
+            save_model(shipped, out)
             report("epoch", row)
 
     return EpochEnd()

@@ -6,8 +6,8 @@ import click
 from rich.table import Table
 
 from handlite.cli.common import emit_json, err, human, json_option, print_table
-from handlite.text import safe
 from handlite.config import DEFAULTS
+from handlite.text import safe
 
 # handlite's library modules are imported inside the commands, on use: `handlite --help`
 # imports every command module, and should not load what only one command needs.
@@ -69,20 +69,13 @@ def smooth(model_path: str, sigma: float, target_sigma: float, out_path: str,
     The smoothing is a fixed depthwise Gaussian after the last 1x1 conv (DARK's distribution
     modulation inside the network): every export and runtime then reads smoothed maps.
     """
-    import tempfile
-    from pathlib import Path
-
     from handlite.errors import UsageError
-    from handlite.io import atomic_write_bytes
-    from handlite.model import load_model, smoothing_of, with_smoothing
+    from handlite.model import load_model, save_model, smoothing_of, with_smoothing
 
     if not str(out_path).endswith(".keras"):
         raise UsageError(f"--out must name a .keras file, got {out_path}")
     net = with_smoothing(load_model(model_path), sigma, target_sigma=target_sigma)
-    with tempfile.TemporaryDirectory() as tmp:
-        staged = Path(tmp) / "model.keras"
-        net.save(str(staged))
-        atomic_write_bytes(Path(out_path), staged.read_bytes())
+    save_model(net, out_path)
     info = smoothing_of(net)
     result = {"model": str(model_path), "out": str(out_path),
               "sigma": round(info["sigma"], 4) if info else 0.0,
