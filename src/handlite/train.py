@@ -100,6 +100,12 @@ class TrainConfig:
     #: sigma (heatmap cells) of the fixed heatmap smoothing the saved model carries and
     #: validation runs with (`model.with_smoothing`; 0: none). The raw network is trained.
     smoothing: float = DEFAULTS.model.heatmap_smoothing
+    #: quantisation-aware fine-tuning (`handlite.qat`): the forward pass rounds weights and
+    #: activations as the full-int8 export does, BatchNorm stays frozen on its moving
+    #: statistics, and the int8 ranges are re-calibrated from `bn_batches` training batches
+    #: at the start of every epoch. Fine-tunes a trained network (--init or --resume); the
+    #: saved model is the float network, exported as usual.
+    qat: bool = False
 
     def check(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -131,6 +137,12 @@ class TrainConfig:
             raise UsageError("schedule start, warm-up steps and BN batches must be >= 0")
         if not str(self.out).endswith(".keras"):
             raise UsageError(f"--out must name a .keras file, got {self.out}")
+        if self.qat and not (self.init or self.resume):
+            raise UsageError("--qat fine-tunes a trained network: give --init MODEL (or "
+                             "--resume a --qat run)")
+        if self.qat and self.bn_batches <= 0:
+            raise UsageError("--qat calibrates its int8 ranges from --bn-batches training "
+                             "batches: give a positive count")
         if self.init and self.resume:
             raise UsageError("--init and --resume exclude each other: --resume continues the "
                              "run in the run folder")
@@ -320,9 +332,11 @@ def _bn_batches(records, codec: HeatmapCodec, cfg: TrainConfig, epoch: int):
 
 
 def _epoch_end(cfg: TrainConfig, codec: HeatmapCodec, val, out: Path, run: Path, report,
-               records=(), chief: bool = True):
+               records=(), chief: bool = True, net=None, sim=None):
     """A Keras callback: BN statistics, validation, CSV log row and checkpoints at the end of
-    each epoch (only the chief worker writes)."""
+    each epoch (only the chief worker writes). `net` is the float network when the model
+    being fit is its quantisation simulation `sim` (--qat): ranges are calibrated at each
+    epoch's start, BN stays frozen, and validation also reports the simulated int8 AUC."""
     import keras
 
     class EpochEnd(keras.callbacks.Callback):
@@ -330,21 +344,26 @@ def _epoch_end(cfg: TrainConfig, codec: HeatmapCodec, val, out: Path, run: Path,
 
         def on_epoch_begin(self, epoch, logs=None):
             self.t0 = time.perf_counter()
+            if sim is not None:
+                sim.calibrate(_bn_batches(records, codec, cfg, epoch))
 
         def on_epoch_end(self, epoch, logs=None):
+            model = net if net is not None else self.model
             row = {"epoch": epoch + 1, "loss": float((logs or {}).get("loss", math.nan))}
-            if cfg.bn_batches and records:
-                recalibrate_bn(self.model, _bn_batches(records, codec, cfg, epoch))
+            if cfg.bn_batches and records and sim is None:
+                recalibrate_bn(model, _bn_batches(records, codec, cfg, epoch))
             if not chief:
                 return
-            shipped = with_smoothing(_lean_copy(self.model), cfg.smoothing,
-                                     target_sigma=cfg.sigma)
+            shipped = with_smoothing(_lean_copy(model), cfg.smoothing, target_sigma=cfg.sigma)
             if val is not None:
                 row.update(validate(shipped, val, codec))
-            row["lr"] = float(np.asarray(self.model.optimizer.learning_rate))
+                if sim is not None:
+                    simulated = with_smoothing(sim.model, cfg.smoothing, target_sigma=cfg.sigma)
+                    row["val_auc_int8_sim"] = validate(simulated, val, codec)["val_auc"]
+            row["lr"] = float(np.asarray(model.optimizer.learning_rate))
             row["seconds"] = round(time.perf_counter() - self.t0, 1)
             _append_csv(run / "log.csv", row)
-            save_model(self.model, run / "state.keras")
+            save_model(model, run / "state.keras")
             save_model(shipped, out)
             report("epoch", row)
 
@@ -449,6 +468,17 @@ def train(cfg: TrainConfig, report=lambda event, payload: None) -> dict:
                           loss=heatmap_loss(cfg.loss, cfg.fg_weight), jit_compile=False)
             if chief:
                 (run / "log.csv").unlink(missing_ok=True)
+        fit, sim = model, None
+        if cfg.qat:
+            from handlite.qat import QuantizationSimulation
+
+            sim = QuantizationSimulation(model)
+            fit = sim.model
+            # the optimizer's slots belong to the float network's variables (the simulation
+            # shares them), so state.keras holds the float network and resumes like any run
+            model.optimizer.build(model.trainable_variables)
+            fit.compile(optimizer=model.optimizer, loss=heatmap_loss(cfg.loss, cfg.fg_weight),
+                        jit_compile=False)
     _set_bn_momentum(model, cfg.bn_momentum)
     (run / "run.json").write_text(json.dumps(
         {**asdict(cfg), "train_hands": len(train_records), "val_hands": len(val_records),
@@ -479,10 +509,11 @@ def train(cfg: TrainConfig, report=lambda event, payload: None) -> dict:
 
     start = time.perf_counter()
     if initial_epoch < cfg.epochs:
-        model.fit(dataset, epochs=cfg.epochs, initial_epoch=initial_epoch,
+        fit.fit(dataset, epochs=cfg.epochs, initial_epoch=initial_epoch,
                   steps_per_epoch=steps, verbose=0, shuffle=False,
                   callbacks=[Batches(), _epoch_end(cfg, codec, val, out, run, report,
-                                                    train_records, chief)])
+                                                    train_records, chief,
+                                                    net=model if sim else None, sim=sim)])
     log = _read_log(run / "log.csv")
     return {"out": str(out), "run_dir": str(run), "epochs_run": cfg.epochs - initial_epoch,
             "epochs_total": len(log), "seconds": round(time.perf_counter() - start, 1),

@@ -74,6 +74,10 @@ DATA_HELP = ("Data spec: synth:DIR | cmu:DIR | rhd:DIR | coco:ANNOTATIONS.json[:
               show_default=True,
               help="Sigma (heatmap cells) of the fixed Gaussian the saved model ends with and "
                    "validation runs with (0: none); the raw network is what trains.")
+@click.option("--qat", is_flag=True,
+              help="Quantisation-aware fine-tuning of an --init model: the forward pass rounds "
+                   "as the full-int8 export does (BatchNorm frozen; int8 ranges re-calibrated "
+                   "each epoch from --bn-batches batches). Saves the float network.")
 @click.option("--resume", is_flag=True, help="Continue the run in --run-dir (optimizer state "
               "and epoch count included).")
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None,
@@ -82,7 +86,7 @@ DATA_HELP = ("Data spec: synth:DIR | cmu:DIR | rhd:DIR | coco:ANNOTATIONS.json[:
 def train(data, out, size, epochs, batch, optimizer, lr, schedule, sigma, val, val_split,
           val_count, steps_per_epoch, limit, loss, fg_weight, bn_momentum, seed, no_augment, init,
           backbone_weights, strategy, schedule_steps, schedule_start, warmup_steps, bn_batches,
-          smoothing, resume, run_dir, as_json) -> None:
+          smoothing, qat, resume, run_dir, as_json) -> None:
     """Train the paper's network on DATA; checkpoints and a CSV log after every epoch."""
     from handlite.train import TrainConfig, train as run_training
 
@@ -94,7 +98,7 @@ def train(data, out, size, epochs, batch, optimizer, lr, schedule, sigma, val, v
                       augment=not no_augment, init=init, backbone_weights=backbone_weights,
                       strategy=strategy, schedule_steps=schedule_steps,
                       schedule_start=schedule_start, warmup_steps=warmup_steps,
-                      bn_batches=bn_batches, smoothing=smoothing, resume=resume,
+                      bn_batches=bn_batches, smoothing=smoothing, qat=qat, resume=resume,
                       run_dir=run_dir)
     with progress() as bar:
         task = bar.add_task("training", total=None)
@@ -132,5 +136,7 @@ def _epoch_line(row: dict) -> str:
     if "val_auc" in row:
         parts += [f"val_loss {row['val_loss']:.5f}", f"val AUC {row['val_auc']:.3f}",
                   f"median EPE {row['val_epe_median_px']:.2f} px"]
+    if "val_auc_int8_sim" in row:
+        parts.append(f"simulated int8 AUC {row['val_auc_int8_sim']:.3f}")
     parts.append(f"{row['seconds']} s")
     return ", ".join(parts)
