@@ -26,7 +26,9 @@ copied) so that its forward pass rounds as the converter's full-int8 graph does:
 - BatchNorm runs on its moving statistics (frozen; gamma and beta still train), as the
   folded int8 graph does.
 
-Gradients pass straight through the rounding (zero outside a tensor's range). What ships is
+Gradients pass straight through the rounding (zero outside a tensor's range). The fixed
+heatmap smoothing a saved model ends with is not part of the trained network (`train` strips
+it and attaches it again), so its own int8 op is the one rounding not simulated. What ships is
 still the float network: exported to int8 with the usual calibration, it lands on weights
 trained for that rounding. `handlite train --qat` drives this.
 """
