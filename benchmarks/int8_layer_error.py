@@ -5,8 +5,8 @@
         [--calibration synth] [--data render:DIR] [--count 32]
         [--out benchmarks/results/int8_layer_error.json]
 
-The network is converted as the int8 variant is (`handlite.export.convert`'s converter
-settings, 200 calibration crops); the debugger then runs --count crops of --data through the
+The network is converted as the int8 variant is (`handlite.export.make_converter`, 200
+calibration crops); the debugger then runs --count crops of --data through the
 int8 graph, each op fed the int8 output of the op before, and compares each op's dequantised
 output with its float result. RMSE / scale is the error in units of the tensor's int8 step:
 pure rounding of a uniform value is 1 / sqrt(12) = 0.289; a much larger figure marks an op
@@ -38,20 +38,17 @@ def main(argv: list[str] | None = None) -> int:
 
     import tensorflow as tf
 
-    from handlite.export import _concrete_function, _quiet_converter
+    from handlite.export import make_converter
     from handlite.io import atomic_write_text
     from handlite.reference import KerasReference
+    from handlite.variants import Variant, get_precision
 
     ref = KerasReference(path=args.model, data=args.calibration).load()
     net = ref.net(args.size)
     calib = ref.inputs(args.size, 200, args.calibration)
     crops = ref.inputs(args.size, args.count, args.data)
-    with _quiet_converter():
-        converter = tf.lite.TFLiteConverter.from_concrete_functions(
-            [_concrete_function(net, args.size)])
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([calib[i:i + 1]] for i in range(len(calib)))
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter = make_converter(net, Variant(f"{args.size}_int8", args.size, "int8"),
+                               get_precision("int8"), calib)
     debugger = tf.lite.experimental.QuantizationDebugger(
         converter=converter,
         debug_dataset=lambda: ([crops[i:i + 1]] for i in range(len(crops))))

@@ -235,27 +235,13 @@ def pin_input_quantization(tflite: bytes, io: str,
     return bytes(fbu.convert_object_to_bytearray(model))
 
 
-def convert(model, variant: Variant, *, io: str | None = None, decode: str = "heatmaps",
-            calibration: np.ndarray | None = None, stride: int = DEFAULTS.codec.stride,
-            settings: DecodeSettings | None = None, recipe: Precision | None = None) -> bytes:
-    """The .tflite bytes of `model` (already at `variant.size`) in `variant.precision`.
-
-    `calibration` (N, S, S, 3) float32 normalised crops is required for int8. `io` sets int8's
-    input/output tensor types (other precisions are float32 only). The keypoints flavour keeps
-    float32 outputs: int8 keypoints would round away the sub-pixel refinement. `recipe` is the
-    variant's precision recipe (looked up when not given).
-    """
+def make_converter(model, variant: Variant, recipe: Precision, calibration=None):
+    """The TFLite converter for `model` (already at `variant.size`) set up as `recipe` says
+    (optimisation, float16 weights, int8 calibration on `calibration` crops and int8 ops),
+    with float I/O: `convert` sets the int8 I/O types, `benchmarks/int8_layer_error.py`
+    hands it to TFLite's QuantizationDebugger."""
     import tensorflow as tf
 
-    recipe = recipe or get_precision(variant.precision)
-    io = io or recipe.io
-    if io not in IO_TYPES:
-        raise UsageError(f"unknown I/O type {io!r}; choose from {', '.join(IO_TYPES)}")
-    if io != "float32" and variant.precision != "int8":
-        raise UsageError(f"--io {io} needs int8 precision ({variant.name} has float inputs)")
-    if decode not in DECODE_KINDS:
-        raise UsageError(f"unknown decode {decode!r}; choose from {', '.join(DECODE_KINDS)}")
-    settings = settings or DecodeSettings()
     fn = _concrete_function(model, variant.size)
     # Without a trackable object the converter freezes the variables into constants; with one
     # it goes through a SavedModel, which took ~6x longer here (14 s vs 2.3 s at 224) for the
@@ -277,6 +263,32 @@ def convert(model, variant: Variant, *, io: str | None = None, decode: str = "he
 
         converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    return converter
+
+
+def convert(model, variant: Variant, *, io: str | None = None, decode: str = "heatmaps",
+            calibration: np.ndarray | None = None, stride: int = DEFAULTS.codec.stride,
+            settings: DecodeSettings | None = None, recipe: Precision | None = None) -> bytes:
+    """The .tflite bytes of `model` (already at `variant.size`) in `variant.precision`.
+
+    `calibration` (N, S, S, 3) float32 normalised crops is required for int8. `io` sets int8's
+    input/output tensor types (other precisions are float32 only). The keypoints flavour keeps
+    float32 outputs: int8 keypoints would round away the sub-pixel refinement. `recipe` is the
+    variant's precision recipe (looked up when not given).
+    """
+    import tensorflow as tf
+
+    recipe = recipe or get_precision(variant.precision)
+    io = io or recipe.io
+    if io not in IO_TYPES:
+        raise UsageError(f"unknown I/O type {io!r}; choose from {', '.join(IO_TYPES)}")
+    if io != "float32" and variant.precision != "int8":
+        raise UsageError(f"--io {io} needs int8 precision ({variant.name} has float inputs)")
+    if decode not in DECODE_KINDS:
+        raise UsageError(f"unknown decode {decode!r}; choose from {', '.join(DECODE_KINDS)}")
+    settings = settings or DecodeSettings()
+    converter = make_converter(model, variant, recipe, calibration)
+    if recipe.representative:
         tf_type = {"float32": tf.float32, "uint8": tf.uint8, "int8": tf.int8}[io]
         converter.inference_input_type = tf_type
         converter.inference_output_type = tf_type if decode == "heatmaps" else tf.float32

@@ -208,7 +208,6 @@ class QuantizationSimulation:
         self.float_model = model
         self.names = quantized_tensors(model)
         self.quantizers = {name: FakeQuant(f"{name}_grid") for name in self.names}
-        self.ranges: dict[str, tuple[float, float]] = {}
         consumers = _consumers(model)
         #: tensor -> the Add it alone feeds (its range widened to the Add's; module doc)
         self.add_of = {name: consumers[name][0] for name in self.names
@@ -261,7 +260,6 @@ class QuantizationSimulation:
             if add is not None:
                 lo[name], hi[name] = min(lo[name], lo[add]), max(hi[name], hi[add])
         for name in self.names:
-            self.ranges[name] = (lo[name], hi[name])
             self.quantizers[name].grid.assign(np.array(int8_grid(lo[name], hi[name]),
                                                        np.float32))
         return used

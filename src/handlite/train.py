@@ -332,12 +332,16 @@ def _bn_batches(records, codec: HeatmapCodec, cfg: TrainConfig, epoch: int):
 
 
 def _epoch_end(cfg: TrainConfig, codec: HeatmapCodec, val, out: Path, run: Path, report,
-               records=(), chief: bool = True, net=None, sim=None):
+               records=(), chief: bool = True, sim=None):
     """A Keras callback: BN statistics, validation, CSV log row and checkpoints at the end of
-    each epoch (only the chief worker writes). `net` is the float network when the model
-    being fit is its quantisation simulation `sim` (--qat): ranges are calibrated at each
-    epoch's start, BN stays frozen, and validation also reports the simulated int8 AUC."""
+    each epoch (only the chief worker writes). With `sim` (--qat) the model being fit is that
+    quantisation simulation of `sim.float_model`, which is what is saved: ranges are
+    calibrated at each epoch's start, BN stays frozen, and validation also reports the
+    simulated int8 AUC."""
     import keras
+
+    simulated = (with_smoothing(sim.model, cfg.smoothing, target_sigma=cfg.sigma)
+                 if sim is not None and val is not None and chief else None)
 
     class EpochEnd(keras.callbacks.Callback):
         t0 = time.perf_counter()
@@ -348,7 +352,7 @@ def _epoch_end(cfg: TrainConfig, codec: HeatmapCodec, val, out: Path, run: Path,
                 sim.calibrate(_bn_batches(records, codec, cfg, epoch))
 
         def on_epoch_end(self, epoch, logs=None):
-            model = net if net is not None else self.model
+            model = sim.float_model if sim is not None else self.model
             row = {"epoch": epoch + 1, "loss": float((logs or {}).get("loss", math.nan))}
             if cfg.bn_batches and records and sim is None:
                 recalibrate_bn(model, _bn_batches(records, codec, cfg, epoch))
@@ -357,8 +361,7 @@ def _epoch_end(cfg: TrainConfig, codec: HeatmapCodec, val, out: Path, run: Path,
             shipped = with_smoothing(_lean_copy(model), cfg.smoothing, target_sigma=cfg.sigma)
             if val is not None:
                 row.update(validate(shipped, val, codec))
-                if sim is not None:
-                    simulated = with_smoothing(sim.model, cfg.smoothing, target_sigma=cfg.sigma)
+                if simulated is not None:
                     row["val_auc_int8_sim"] = validate(simulated, val, codec)["val_auc"]
             row["lr"] = float(np.asarray(model.optimizer.learning_rate))
             row["seconds"] = round(time.perf_counter() - self.t0, 1)
@@ -510,10 +513,9 @@ def train(cfg: TrainConfig, report=lambda event, payload: None) -> dict:
     start = time.perf_counter()
     if initial_epoch < cfg.epochs:
         fit.fit(dataset, epochs=cfg.epochs, initial_epoch=initial_epoch,
-                  steps_per_epoch=steps, verbose=0, shuffle=False,
-                  callbacks=[Batches(), _epoch_end(cfg, codec, val, out, run, report,
-                                                    train_records, chief,
-                                                    net=model if sim else None, sim=sim)])
+                steps_per_epoch=steps, verbose=0, shuffle=False,
+                callbacks=[Batches(), _epoch_end(cfg, codec, val, out, run, report,
+                                                 train_records, chief, sim=sim)])
     log = _read_log(run / "log.csv")
     return {"out": str(out), "run_dir": str(run), "epochs_run": cfg.epochs - initial_epoch,
             "epochs_total": len(log), "seconds": round(time.perf_counter() - start, 1),
