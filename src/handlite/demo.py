@@ -27,7 +27,7 @@ import numpy as np
 from handlite.errors import CheckFailed, ModelError
 from handlite.reference import KerasReference
 from handlite.variants import variants
-from handlite.bench.host import run_host_bench
+from handlite.bench.host import DOT_PRODUCT_FEATURES, run_host_bench
 from handlite.bench.store import append_record
 from handlite.codec import HeatmapCodec
 from handlite.export import export, models_for_sizes
@@ -63,15 +63,22 @@ class DemoReport:
     seconds: dict[str, float] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    #: the benchmark's target block: CPU name, cores, ISA features, runtime
+    host: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.failures
 
+    @property
+    def int8_note(self) -> str | None:
+        return int8_speed_note(self.rows, self.host.get("cpu_features"))
+
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "out_dir": self.out_dir, "ok": self.ok,
                 "settings": vars(self.settings), "rows": self.rows,
                 "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
+                "host": self.host, "int8_note": self.int8_note,
                 "files": self.files, "failures": self.failures}
 
 
@@ -170,6 +177,24 @@ def _rows(results, parity_by_name, accuracy, records_by_name) -> list[dict[str, 
     return rows
 
 
+def int8_speed_note(rows: list[dict[str, Any]], cpu_features: list[str] | None) -> str | None:
+    """One sentence when full-int8 ran slower than float32 on this host (and why, when the
+    CPU lacks int8 dot-product instructions), else None: a user reading 0.6x should not
+    conclude that the int8 file is broken or that it will be slow on a phone."""
+    slow = [r for r in rows if r["variant"].endswith("_int8") and r.get("speedup")
+            and r["speedup"] < 1.0]
+    if not slow:
+        return None
+    at = ", ".join(f"{r['speedup']:.2f}x at {r['variant'].split('_')[0]}" for r in slow)
+    note = f"full-int8 ran slower than float32 on this host ({at})"
+    if cpu_features is not None and not set(cpu_features) & set(DOT_PRODUCT_FEATURES):
+        listed = " ".join(cpu_features) or "none recorded"
+        note += (f": its CPU has no int8 dot-product instructions (features: {listed}), "
+                 f"which XNNPACK's int8 kernels need to beat float32; CPUs with VNNI and "
+                 f"phones' dot-product cores run the same file faster than float32")
+    return note + "."
+
+
 def _fmt(v, spec=".2f"):
     return "-" if v is None else format(v, spec)
 
@@ -190,13 +215,16 @@ def _report_md(rep: DemoReport, target: dict | None, keras_metrics: dict[int, di
     cpu = (target or {}).get("cpu") or "unknown CPU"
     cores = (target or {}).get("cores")
     runtime = ((target or {}).get("runtime") or {})
+    features = " ".join((target or {}).get("cpu_features") or []) or "no ISA features recorded"
+    note = rep.int8_note
     lines = [
         "# handlite demo", "",
         f"Model `{rep.model}`, all variants exported to `{rep.out_dir}`.", "",
         markdown_table(rep.rows), "",
+        *([f"Note: {note}", ""] if note else []),
         "How these were measured:", "",
-        f"- host: {cpu}, {cores} cores, {runtime.get('name')} {runtime.get('version')}, "
-        f"{s.threads} thread(s);",
+        f"- host: {cpu}, {cores} cores [{features}], {runtime.get('name')} "
+        f"{runtime.get('version')}, {s.threads} thread(s);",
         f"- latency: whole pipeline (crop + resize + normalise/quantise, invoke, decode) on a "
         f"fixed 640x480 frame, {s.warmup} warm-up then {s.runs} timed runs per variant; "
         f"median and fps = 1000 / median. These run counts keep the demo to a few minutes; "
@@ -316,6 +344,7 @@ def run_demo(model: str | Path = DEFAULT_MODEL, out: str | Path = DEFAULT_OUT,
     by_name = {r["model"]["variant"]: r for r in records}
 
     rep.rows = _rows(good, parity_by_name, accuracy, by_name)
+    rep.host = dict(records[0]["target"]) if records else {}
     rep.files = _plots(out, rep.rows, accuracy, keras_metrics, records)
     rep.files.update({"results": str(results_path),
                       **{f"parity_{size}": str(out / f"parity_{size}.json") for size in sources},
@@ -324,8 +353,7 @@ def run_demo(model: str | Path = DEFAULT_MODEL, out: str | Path = DEFAULT_OUT,
     rep.seconds["total"] = time.perf_counter() - t_all
     report_path = out / "report.md"
     rep.files["report"] = str(report_path)
-    atomic_write_text(report_path, _report_md(rep, records[0]["target"] if records else None,
-                                              keras_metrics))
+    atomic_write_text(report_path, _report_md(rep, rep.host or None, keras_metrics))
     return rep
 
 

@@ -8,6 +8,7 @@ import click
 from rich.table import Table
 
 from handlite.cli.common import emit_json, err, human, json_option, print_table, progress
+from handlite.text import safe
 
 # handlite's library modules are imported inside the commands, on use: `handlite --help`
 # imports every command module, and should not load what only one command needs.
@@ -47,7 +48,11 @@ def demo(model_path, model_112, out_dir, count, runs, warmup, threads, as_json):
     if as_json:
         emit_json(report.to_dict())
     else:
-        table = Table(title=f"handlite demo: {report.model} ({threads} thread, host)")
+        host = report.host
+        cpu = f"{host.get('cpu') or 'CPU ?'} [{' '.join(host.get('cpu_features') or [])}]"
+        # the CPU name comes from /proc/cpuinfo and the feature list is in brackets: data
+        table = Table(title=safe(f"handlite demo: {report.model} ({threads} thread, host: "
+                                 f"{cpu})"))
         for col in ("variant", "KB", "parity EPE px", "AUC", "median ms", "fps",
                     "speed-up vs float32"):
             table.add_column(col, justify="left" if col == "variant" else "right")
@@ -64,6 +69,8 @@ def demo(model_path, model_112, out_dir, count, runs, warmup, threads, as_json):
                           "-" if r["speedup"] is None else f"{r['speedup']:.2f}x")
         console = human(as_json)
         print_table(console, table)
+        if report.int8_note:
+            console.print(safe(f"note: {report.int8_note}"))
         console.print(f"report: {report.files.get('report')}  "
                       f"({report.seconds.get('total', 0):.0f} s)")
     for failure in report.failures:
