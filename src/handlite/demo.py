@@ -34,6 +34,7 @@ from handlite.export import export, models_for_sizes
 from handlite.io import atomic_write_text, to_json
 from handlite.metrics import keypoint_metrics, plot_pck
 from handlite.parity import run_parity
+from handlite.report import host_cpu_label
 from handlite.runtime import HandRuntime
 
 DEFAULT_MODEL = "models/handlite_224.keras"
@@ -210,12 +211,9 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _report_md(rep: DemoReport, target: dict | None, keras_metrics: dict[int, dict]) -> str:
+def _report_md(rep: DemoReport, keras_metrics: dict[int, dict]) -> str:
     s = rep.settings
-    cpu = (target or {}).get("cpu") or "unknown CPU"
-    cores = (target or {}).get("cores")
-    runtime = ((target or {}).get("runtime") or {})
-    features = " ".join((target or {}).get("cpu_features") or []) or "no ISA features recorded"
+    runtime = rep.host.get("runtime") or {}
     note = rep.int8_note
     lines = [
         "# handlite demo", "",
@@ -223,7 +221,7 @@ def _report_md(rep: DemoReport, target: dict | None, keras_metrics: dict[int, di
         markdown_table(rep.rows), "",
         *([f"Note: {note}", ""] if note else []),
         "How these were measured:", "",
-        f"- host: {cpu}, {cores} cores [{features}], {runtime.get('name')} "
+        f"- host: {host_cpu_label(rep.host)}, {runtime.get('name')} "
         f"{runtime.get('version')}, {s.threads} thread(s);",
         f"- latency: whole pipeline (crop + resize + normalise/quantise, invoke, decode) on a "
         f"fixed 640x480 frame, {s.warmup} warm-up then {s.runs} timed runs per variant; "
@@ -353,7 +351,7 @@ def run_demo(model: str | Path = DEFAULT_MODEL, out: str | Path = DEFAULT_OUT,
     rep.seconds["total"] = time.perf_counter() - t_all
     report_path = out / "report.md"
     rep.files["report"] = str(report_path)
-    atomic_write_text(report_path, _report_md(rep, rep.host or None, keras_metrics))
+    atomic_write_text(report_path, _report_md(rep, keras_metrics))
     return rep
 
 

@@ -28,14 +28,19 @@ def _num_key(value: Any) -> tuple:
     return (0, value, "") if isinstance(value, (int, float)) else (1, 0, str(value))
 
 
+def host_cpu_label(target: Mapping[str, Any]) -> str:
+    """`CPU, N cores [features]` of a host target block: the same model is 2.3x faster in
+    int8 with VNNI than without, so a host number names its CPU. Raw text: escape to render."""
+    features = " ".join(target.get("cpu_features") or []) or "no SIMD features recorded"
+    return f"{target.get('cpu') or 'CPU ?'}, {target.get('cores') or '?'} cores [{features}]"
+
+
 def _target_label(record: Mapping[str, Any]) -> str:
     t = record.get("target") or {}
     name = t.get("model") or t.get("kind") or "?"
     label = f"{name} ({t.get('id')})"
     if t.get("kind") == "host" and (t.get("cpu") or t.get("cpu_features") is not None):
-        # the same model is 2.3x faster in int8 with VNNI than without: say which CPU
-        features = " ".join(t.get("cpu_features") or []) or "no SIMD features recorded"
-        label += f" — {t.get('cpu') or 'CPU ?'}, {t.get('cores') or '?'} cores [{features}]"
+        label += f" — {host_cpu_label(t)}"
     return label
 
 

@@ -48,11 +48,11 @@ def demo(model_path, model_112, out_dir, count, runs, warmup, threads, as_json):
     if as_json:
         emit_json(report.to_dict())
     else:
-        host = report.host
-        cpu = f"{host.get('cpu') or 'CPU ?'} [{' '.join(host.get('cpu_features') or [])}]"
+        from handlite.report import host_cpu_label
+
         # the CPU name comes from /proc/cpuinfo and the feature list is in brackets: data
         table = Table(title=safe(f"handlite demo: {report.model} ({threads} thread, host: "
-                                 f"{cpu})"))
+                                 f"{host_cpu_label(report.host)})"))
         for col in ("variant", "KB", "parity EPE px", "AUC", "median ms", "fps",
                     "speed-up vs float32"):
             table.add_column(col, justify="left" if col == "variant" else "right")
